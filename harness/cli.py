@@ -1,0 +1,332 @@
+"""Command line: ``python -m harness stress | replay``.
+
+Exit codes: 0 every property held; 1 a property failed (or a replay still
+fails); 2 usage or setup error (one line on stderr); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import random
+import shlex
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from . import __version__
+from .check.verdict import PROPERTIES
+from .errors import HarnessError
+from .explore import SearchResult, SearchSettings, replay, search
+from .pg.migrations import checksums, collect
+from .pg.prepare import migrated_database
+from .pg.server import ServerInfo, open_server
+from .report import files
+from .run.example import Lab
+from .target import SESSION_PACK
+from .workload import OPS, Program
+
+EXAMPLES_STRESS = """\
+examples:
+  python -m harness stress                                  # migrations/, 60 s
+  python -m harness stress --overlay migrations/mutants/use_session_app_0010.sql
+  python -m harness stress --migrations ~/app/supabase/migrations --time-budget 300
+  python -m harness stress --dsn postgresql://me@127.0.0.1/app --threads 16
+"""
+
+EXAMPLES_REPLAY = """\
+examples:
+  python -m harness replay reports/latest                   # is it still broken?
+  python -m harness replay reports/latest --overlay my_fix.sql   # is my fix right?
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2
+        raise HarnessError(f"{self.prog}: {message}")
+
+
+def _positive(kind: type, low: float) -> Any:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}: {text}")
+        return value
+    return parse
+
+
+def _database_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("database")
+    g.add_argument("--migrations", type=Path, default=None,
+                   help="folder of .sql files applied in name order (default: ./migrations)")
+    g.add_argument("--overlay", type=Path, action="append", default=[],
+                   help="a .sql file or folder applied after the migrations; repeatable")
+    g.add_argument("--dsn", default=None,
+                   help="an existing server (or HARNESS_DSN); the harness works in its own "
+                        "scratch databases there and drops them")
+    g.add_argument("--backend", choices=["local", "docker"], default="local",
+                   help="where a throwaway server comes from when no DSN is given")
+    g.add_argument("--pg-bin", default=None, help="folder of initdb and postgres (local backend)")
+    g.add_argument("--image", default="postgres:15", help="image of the docker backend")
+    g.add_argument("--report-dir", type=Path, default=Path("reports/latest"))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="harness", description=(
+        "Concurrency verification of counter functions on a real PostgreSQL."))
+    parser.add_argument("--version", action="version", version=f"harness {__version__}")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser, required=True)
+
+    s = sub.add_parser("stress", help="search for an interleaving that breaks a property",
+                       epilog=EXAMPLES_STRESS, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _database_options(s)
+    g = s.add_argument_group("search")
+    g.add_argument("--threads", type=_positive(int, 2), default=8,
+                   help="most concurrent connections in one example (2..64, default 8)")
+    g.add_argument("--calls", type=_positive(int, 1), default=6,
+                   help="most calls per thread in one example (default 6)")
+    g.add_argument("--packs", type=_positive(int, 1), default=3,
+                   help="most purchases in one example (default 3)")
+    g.add_argument("--ops", default="use,release",
+                   help=f"operations to call, comma-separated, from {', '.join(OPS)}")
+    g.add_argument("--examples", type=_positive(int, 1), default=100_000,
+                   help="stop after this many examples (default: only the time budget)")
+    g.add_argument("--time-budget", type=_positive(float, 0.1), default=60.0,
+                   help="seconds to search before declaring a pass (default 60)")
+    g.add_argument("--shrink-budget", type=_positive(float, 0.1), default=30.0,
+                   help="seconds to shrink a failure (default 30)")
+    g.add_argument("--seed", type=int, default=None, help="Hypothesis seed (default: random)")
+    g.add_argument("--no-audit", action="store_true",
+                   help="check the history alone (linearizability), without the audit trail")
+    g.add_argument("--json", action="store_true", help="print summary.json instead of text")
+
+    r = sub.add_parser("replay", help="run a saved counterexample again",
+                       epilog=EXAMPLES_REPLAY, formatter_class=argparse.RawDescriptionHelpFormatter)
+    r.add_argument("counterexample", type=Path,
+                   help="a report directory or its counterexample.json")
+    _database_options(r)
+    r.add_argument("--runs", type=_positive(int, 1), default=100,
+                   help="times to run it (default 100)")
+    return parser
+
+
+# -- shared set-up ---------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _lab(args: argparse.Namespace, migrations_dir: Path | None,
+         overlays: Sequence[Path]) -> Iterator[tuple[Lab, ServerInfo, dict[str, str]]]:
+    files_ = collect(migrations_dir, overlays)
+    with open_server(args.backend, dsn=args.dsn, pg_bin=args.pg_bin, image=args.image) as info:
+        with migrated_database(info, files_, SESSION_PACK) as dbname:
+            with Lab(info.dsn(dbname), SESSION_PACK) as lab:
+                yield lab, info, checksums(files_)
+
+
+def _migrations_dir(arg: Path | None) -> Path:
+    if arg is not None:
+        return arg
+    if Path("migrations").is_dir():
+        return Path("migrations")
+    raise HarnessError("no ./migrations folder here: pass --migrations DIR")
+
+
+def _say(msg: str = "") -> None:
+    print(msg, flush=True)
+
+
+class _Progress:
+    def __init__(self, budget: float) -> None:
+        self.tty = sys.stderr.isatty()
+        self.budget = budget
+
+    def __call__(self, r: SearchResult) -> None:
+        if self.tty:
+            rate = r.calls / r.elapsed if r.elapsed else 0
+            sys.stderr.write(f"\r  {r.examples} examples, {r.calls} calls, {rate:,.0f} calls/s, "
+                             f"{r.elapsed:.1f}/{self.budget:g} s ")
+            sys.stderr.flush()
+
+    def done(self) -> None:
+        if self.tty:
+            sys.stderr.write("\r\033[K")
+
+
+# -- stress ----------------------------------------------------------------------
+
+
+def cmd_stress(args: argparse.Namespace) -> int:
+    ops = tuple(o.strip() for o in args.ops.split(",") if o.strip())
+    unknown = [o for o in ops if o not in OPS]
+    if unknown or not ops:
+        raise HarnessError(f"--ops: unknown operation {','.join(unknown) or '(none)'}; "
+                           f"choose from {', '.join(OPS)}")
+    if args.threads > 64:
+        raise HarnessError("--threads: at most 64")
+    seed = args.seed if args.seed is not None else random.randrange(2**32)
+    settings = SearchSettings(
+        ops=ops, max_threads=args.threads, max_calls_per_thread=args.calls,
+        max_packs=args.packs, time_budget=args.time_budget, max_examples=args.examples,
+        shrink_budget=args.shrink_budget, seed=seed, use_audit=not args.no_audit,
+    )
+    mdir = _migrations_dir(args.migrations)
+    files.prepare_dir(args.report_dir)
+    started = time.monotonic()
+    with _lab(args, mdir, args.overlay) as (lab, info, sums):
+        setup = time.monotonic() - started
+        if not args.json:
+            _say(f"harness stress: {len(sums)} migration files on PostgreSQL {info.version} "
+                 f"({info.backend}), ready in {setup:.2f} s; seed {seed}")
+        progress = _Progress(args.time_budget)
+        result = search(lab, settings, progress=progress if not args.json else None)
+        progress.done()
+    context = {
+        "migrations": str(mdir),
+        "overlays": [str(p) for p in args.overlay],
+        "checksums": sums,
+        "settings": {"ops": list(ops), "use_audit": settings.use_audit,
+                     "allowed_errors": list(settings.allowed_errors)},
+        "seed": seed,
+    }
+    reproduce = _reproduce_command(args)
+    summary = _summary(result, settings, info, context, reproduce, setup)
+    lines: list[str] = []
+    if result.failure is not None:
+        lines = files.write_failure(args.report_dir, result.failure, context)
+    files.write_json(args.report_dir / "summary.json", summary)
+    if args.json:
+        _say(__import__("json").dumps(summary, indent=2, default=str))
+    else:
+        _print_outcome(result, lines, args.report_dir, reproduce)
+    return 1 if result.failure is not None else 0
+
+
+def _reproduce_command(args: argparse.Namespace) -> str:
+    cmd = ["python", "-m", "harness", "replay", str(args.report_dir)]
+    return " ".join(shlex.quote(c) for c in cmd)
+
+
+def _summary(result: SearchResult, s: SearchSettings, info: ServerInfo,
+             context: dict[str, Any], reproduce: str, setup: float) -> dict[str, Any]:
+    failed = result.failure is not None
+    doc: dict[str, Any] = {
+        "verdict": "fail" if failed else "pass",
+        "properties": (result.failure.verdict.status() if failed
+                       else {p: "pass" for p in PROPERTIES
+                             if s.use_audit or p in ("linearizable", "no-raise")}),
+        "seed": s.seed,
+        "examples": result.examples,
+        "operations": result.calls,
+        "elapsed_seconds": round(result.elapsed, 3),
+        "setup_seconds": round(setup, 3),
+        "calls_per_second": round(result.calls / result.elapsed, 1) if result.elapsed else None,
+        "postgres_version": info.version,
+        "backend": info.backend,
+        **context,
+    }
+    if failed:
+        f = result.failure
+        assert f is not None
+        doc["counterexample"] = {
+            "program": f.program.to_json(),
+            "describe": f.program.describe(),
+            **files.verdict_doc(f.verdict),
+            "found_after_seconds": round(result.first_failure_after or 0, 3),
+            "found_after_calls": result.first_failure_calls,
+            "shrinking": result.shrink_note,
+            "reproduced": {"failing_runs": result.reproduced[0], "runs": result.reproduced[1]},
+        }
+        doc["reproduce"] = reproduce
+    return doc
+
+
+def _print_outcome(result: SearchResult, lines: list[str], report_dir: Path,
+                   reproduce: str) -> None:
+    rate = result.calls / result.elapsed if result.elapsed else 0
+    figures = (f"{result.examples} examples, {result.calls} calls in {result.elapsed:.1f} s "
+               f"({rate:,.0f} calls/s)")
+    if result.failure is None:
+        _say(f"PASS: every property held; {figures}")
+        _say(f"report: {report_dir}/summary.json")
+        return
+    f = result.failure
+    _say(f"FAIL: {', '.join(f.verdict.broken)}")
+    for v in f.verdict.violations:
+        _say(f"  {v.property}: {v.message}")
+    _say("")
+    p = f.program
+    _say(f"Minimal counterexample: {len(p.threads)} threads, {p.calls} calls "
+         f"(found after {result.first_failure_after:.2f} s and {result.first_failure_calls} calls; "
+         f"{result.shrink_note}; it broke a property again in "
+         f"{result.reproduced[0]} of {result.reproduced[1]} replays)")
+    for line in lines:
+        _say("  " + line if line else "")
+    _say(f"({figures})")
+    _say(f"report:    {report_dir}/")
+    _say(f"reproduce: {reproduce}")
+
+
+# -- replay ----------------------------------------------------------------------
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    import json
+
+    path = args.counterexample
+    if path.is_dir():
+        path = path / "counterexample.json"
+    if not path.is_file():
+        raise HarnessError(f"no counterexample at {path} (a stress run that failed writes one)")
+    try:
+        doc = json.loads(path.read_text())
+        program = Program.from_json(doc["program"])
+    except (ValueError, KeyError) as e:
+        raise HarnessError(f"{path}: not a counterexample file ({e})") from None
+    mdir = args.migrations or Path(doc.get("migrations") or "migrations")
+    overlays = args.overlay or [Path(o) for o in doc.get("overlays", [])]
+    st = doc.get("settings", {})
+    settings = SearchSettings(use_audit=st.get("use_audit", True),
+                              allowed_errors=tuple(st.get("allowed_errors", ())))
+    _say(f"harness replay: {len(program.threads)} threads, {program.calls} calls, "
+         f"{args.runs} runs; migrations {mdir}"
+         + (f", overlays {', '.join(map(str, overlays))}" if overlays else ""))
+    with _lab(args, mdir, overlays) as (lab, info, _):
+        failing, runs = replay(lab, program, settings, args.runs)
+    if failing:
+        _say(f"STILL FAILS: a property broke in {failing} of {runs} runs")
+        return 1
+    _say(f"PASSES: no property broke in {runs} runs (free-running: each run is a new "
+         "interleaving, so this is evidence, not proof)")
+    return 0
+
+
+# -- entry point -----------------------------------------------------------------
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _terminate)  # clean up as on Ctrl-C
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "stress":
+            return cmd_stress(args)
+        return cmd_replay(args)
+    except HarnessError as e:
+        print(f"harness: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("harness: interrupted; cleaned up", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

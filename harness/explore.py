@@ -1,0 +1,185 @@
+"""The search: Hypothesis draws programs, the lab runs them, the checker judges.
+
+Free-running races do not fail on every run, and Hypothesis replays while it
+shrinks, so a plain ``@given`` test would end in ``Flaky``. Here:
+
+* while generating, each program runs once (breadth finds races fastest);
+* once a failure is seen, each shrink candidate runs up to ``shrink_repeats``
+  times and counts as failing if any run breaks a property;
+* every failing run is recorded here, with its real history, and the smallest
+  one wins -- so the counterexample is always a run that really happened, even
+  when Hypothesis gives up or calls it flaky;
+* the winner is then replayed ``confirm_runs`` times to say how reliably it
+  reproduces.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from hypothesis import HealthCheck, Phase, Verbosity, given, seed, target
+from hypothesis import settings as hsettings
+
+from .check import Verdict, check
+from .history import Call
+from .run.example import Lab, Observation
+from .workload import Program
+from .workload.strategies import programs
+
+__all__ = ["SearchSettings", "Failure", "SearchResult", "search", "judge", "replay"]
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    ops: tuple[str, ...] = ("use", "release")
+    max_threads: int = 8
+    max_calls_per_thread: int = 6
+    max_packs: int = 3
+    time_budget: float = 60.0  # seconds of generation
+    max_examples: int = 100_000
+    shrink_budget: float = 30.0  # seconds of shrinking after the first failure
+    shrink_repeats: int = 8
+    confirm_runs: int = 20
+    seed: int = 0
+    use_audit: bool = True
+    use_linearizability: bool = True
+    allowed_errors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Failure:
+    observation: Observation
+    verdict: Verdict
+
+    @property
+    def program(self) -> Program:
+        return self.observation.program
+
+
+@dataclass
+class SearchResult:
+    examples: int = 0  # programs run, repeats included
+    calls: int = 0
+    elapsed: float = 0.0
+    first_failure_after: float | None = None  # seconds
+    first_failure_calls: int | None = None
+    failure: Failure | None = None
+    reproduced: tuple[int, int] = (0, 0)  # (failing runs, runs) of the final program
+    shrink_note: str = ""
+    broken: tuple[str, ...] = field(default_factory=tuple)
+
+
+class _Stop(BaseException):
+    """Ends the Hypothesis run from inside (budget spent); not a test failure."""
+
+
+def judge(obs: Observation, s: SearchSettings) -> Verdict:
+    return check(
+        obs.program.packs, obs.history.calls(), obs.audit, obs.finals,
+        allowed_errors=s.allowed_errors, use_audit=s.use_audit,
+        use_linearizability=s.use_linearizability,
+    )
+
+
+def _overlap(calls: Sequence[Call]) -> int:
+    """Most calls in flight on one purchase at once: how contended a run was."""
+    events = []
+    for c in calls:
+        events.append((c.invoked_at, 1, c.purchase))
+        events.append((c.completed_at or c.invoked_at, -1, c.purchase))
+    events.sort()
+    live: dict[int, int] = {}
+    best = 0
+    for _, d, p in events:
+        live[p] = live.get(p, 0) + d
+        best = max(best, live[p])
+    return best
+
+
+def search(
+    lab: Lab,
+    s: SearchSettings,
+    progress: Callable[[SearchResult], None] | None = None,
+) -> SearchResult:
+    res = SearchResult()
+    start = time.monotonic()
+    shrink_deadline: list[float] = []
+
+    def run_once(program: Program) -> Failure | None:
+        obs = lab.execute(program)
+        res.examples += 1
+        res.calls += program.calls
+        verdict = judge(obs, s)
+        if progress and res.examples % 25 == 0:
+            res.elapsed = time.monotonic() - start
+            progress(res)
+        if verdict.ok:
+            target(float(_overlap(obs.history.calls())), label="calls in flight on one pack")
+            return None
+        return Failure(obs, verdict)
+
+    @seed(s.seed)
+    @hsettings(
+        max_examples=s.max_examples,
+        deadline=None,
+        database=None,
+        derandomize=False,
+        verbosity=Verbosity.quiet,
+        print_blob=False,
+        report_multiple_bugs=False,
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.generate, Phase.target, Phase.shrink],
+    )
+    @given(programs(ops=s.ops, max_threads=s.max_threads,
+                    max_calls_per_thread=s.max_calls_per_thread, max_packs=s.max_packs))
+    def probe(program: Program) -> None:
+        now = time.monotonic()
+        if res.failure is None and now - start > s.time_budget:
+            raise _Stop
+        if shrink_deadline and now > shrink_deadline[0]:
+            res.shrink_note = f"shrinking stopped at its {s.shrink_budget:g} s budget"
+            raise _Stop
+        repeats = s.shrink_repeats if res.failure is not None else 1
+        for _ in range(repeats):
+            failure = run_once(program)
+            if failure is None:
+                continue
+            if res.failure is None:
+                res.first_failure_after = time.monotonic() - start
+                res.first_failure_calls = res.calls
+                shrink_deadline.append(time.monotonic() + s.shrink_budget)
+            if res.failure is None or program.size() <= res.failure.program.size():
+                res.failure = failure
+            raise AssertionError(failure.verdict.first())
+
+    try:
+        probe()
+    except _Stop:
+        pass
+    except Exception:  # the failure we raised, or Hypothesis's Flaky about it
+        pass
+    res.elapsed = time.monotonic() - start
+    if res.failure is not None:
+        if not res.shrink_note:
+            res.shrink_note = (
+                f"shrunk by Hypothesis, each candidate run up to {s.shrink_repeats} times"
+            )
+        failing, runs = replay(lab, res.failure.program, s, s.confirm_runs)
+        res.reproduced = (failing, runs)
+        res.broken = res.failure.verdict.broken
+    return res
+
+
+def replay(lab: Lab, program: Program, s: SearchSettings, runs: int,
+           stop_after: int | None = None) -> tuple[int, int]:
+    """Run ``program`` ``runs`` times; how many runs broke a property."""
+    failing = done = 0
+    for _ in range(runs):
+        done += 1
+        if not judge(lab.execute(program), s).ok:
+            failing += 1
+            if stop_after and failing >= stop_after:
+                break
+    return failing, done

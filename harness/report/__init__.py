@@ -1,0 +1,1 @@
+"""Consumers of a history and its verdict: text transcript, report files."""

@@ -1,0 +1,1 @@
+"""Drivers of workload operations against a database."""

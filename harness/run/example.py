@@ -1,0 +1,85 @@
+"""One example, end to end on the database: fresh rows, the program, then what
+the database committed (audit trail and final values).
+
+A fresh example costs rows, not a database: every operation addresses its own
+rows by id, and the audit trail is read back for those rows only.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Sequence
+
+from ..history import AuditRow, History
+from ..pg.instrument import AUDIT_QUERY
+from ..pg.server import connect
+from ..target import Target
+from ..workload import Program
+from .free import FreeRunner
+
+__all__ = ["Observation", "Lab"]
+
+
+@dataclass(frozen=True)
+class Observation:
+    program: Program
+    row_ids: tuple[str, ...]
+    history: History
+    audit: tuple[AuditRow, ...]
+    finals: tuple[int | None, ...]  # the counter of each row after the run
+
+
+class Lab:
+    """A migrated database and a pool of workers, ready to run examples."""
+
+    def __init__(self, dsn: str, target: Target, statement_timeout_ms: int = 30_000) -> None:
+        self.dsn = dsn
+        self.target = target
+        self.control = connect(dsn, application_name="harness-control")
+        self.runner = FreeRunner(dsn, statement_timeout_ms)
+        self.calls_run = 0
+
+    def __enter__(self) -> "Lab":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.runner.close()
+        self.control.close()
+
+    def fresh_rows(self, program: Program) -> tuple[str, ...]:
+        ids = tuple(str(uuid.uuid4()) for _ in program.packs)
+        self.control.execute(
+            self.target.row_sql,
+            {
+                "ids": list(ids),
+                "totals": [p.total for p in program.packs],
+                "useds": [p.used for p in program.packs],
+                "expiries": [p.expiry for p in program.packs],
+            },
+            prepare=True,
+        )
+        return ids
+
+    def observe(self, program: Program, row_ids: Sequence[str]) -> tuple[tuple[AuditRow, ...], tuple[int | None, ...]]:
+        index = {rid: i for i, rid in enumerate(row_ids)}
+        rows = self.control.execute(AUDIT_QUERY, (list(row_ids),), prepare=True).fetchall()
+        audit = tuple(
+            AuditRow(seq=s, purchase=index[str(r)], old=o, new=n, txid=int(t), pid=p)
+            for s, r, o, n, t, p in rows
+        )
+        t = self.target
+        finals_q = f"select {t.key}::text, {t.counter} from {t.table} where {t.key} = any(%s::uuid[])"
+        found = dict(self.control.execute(finals_q, (list(row_ids),), prepare=True).fetchall())
+        finals = tuple(found.get(rid) for rid in row_ids)
+        return audit, finals
+
+    def execute(self, program: Program) -> Observation:
+        row_ids = self.fresh_rows(program)
+        history = self.runner.run(program, row_ids)
+        self.calls_run += program.calls
+        audit, finals = self.observe(program, row_ids)
+        return Observation(program, row_ids, history, audit, finals)

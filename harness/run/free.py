@@ -1,0 +1,163 @@
+"""The free-running executor: one thread and one connection per worker, all
+released together by a barrier, each running its calls back to back.
+
+Connections are opened once and kept across examples (opening 16 of them per
+example would cost more than the example); threads are made per example and
+joined before ``run`` returns, so none outlives it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from typing import Sequence
+
+import psycopg
+
+from ..history import Complete, Event, History, Invoke, Outcome
+from ..workload import OPS, OpCall, Program
+from ..workload.ops import OpGen
+
+__all__ = ["FreeRunner", "classify", "drive"]
+
+def classify(error: psycopg.Error) -> tuple[Outcome, str | None]:
+    """``fail`` when the server answered with an error (the transaction rolled
+    back); ``info`` when we cannot know (the connection broke mid-call)."""
+    sqlstate = error.sqlstate
+    # No SQLSTATE: the connection broke. 08xxx: connection errors. 57P0x: the
+    # server is shutting down or the backend was terminated mid-call.
+    if sqlstate is None or sqlstate.startswith("08") or sqlstate.startswith("57P0"):
+        return Outcome.INFO, sqlstate
+    return Outcome.FAIL, sqlstate
+
+
+def drive(conn: psycopg.Connection, gen: OpGen) -> tuple[object, tuple[int, ...]]:
+    """Run one operation to the end on ``conn``, step after step."""
+    try:
+        step = next(gen)
+        while True:
+            rows = conn.execute(step.sql, step.params, prepare=True).fetchall()
+            step = gen.send(rows)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+
+
+class _Worker:
+    def __init__(self, index: int, dsn: str, statement_timeout_ms: int) -> None:
+        self.index = index
+        self.dsn = dsn
+        self.statement_timeout_ms = statement_timeout_ms
+        self.conn: psycopg.Connection | None = None
+        self.pid: int | None = None
+        self.crash: BaseException | None = None
+        self.connect()
+
+    def connect(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+        self.conn = psycopg.connect(
+            self.dsn,
+            autocommit=True,
+            application_name=f"harness-w{self.index}",
+            options=f"-c statement_timeout={self.statement_timeout_ms}",
+        )
+        self.pid = self.conn.info.backend_pid
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+    def run(
+        self,
+        calls: Sequence[OpCall],
+        call_ids: Sequence[int],
+        row_ids: Sequence[str],
+        barrier: threading.Barrier,
+        out: list[Event],
+    ) -> None:
+        try:
+            barrier.wait()
+            self._run(calls, call_ids, row_ids, out)
+        except BaseException as e:  # surfaced by FreeRunner.run
+            self.crash = e
+
+    def _run(
+        self,
+        calls: Sequence[OpCall],
+        call_ids: Sequence[int],
+        row_ids: Sequence[str],
+        out: list[Event],
+    ) -> None:
+        for cid, c in zip(call_ids, calls):
+            if self.conn is None or self.conn.closed or self.conn.broken:
+                self.connect()  # a lost connection ended the last call as info
+            assert self.conn is not None
+            gen = OPS[c.op](row_ids[c.purchase])
+            out.append(Invoke(cid, self.index, c.op, c.purchase, time.monotonic_ns(), self.pid))
+            try:
+                result, txids = drive(self.conn, gen)
+            except psycopg.Error as e:
+                outcome, sqlstate = classify(e)
+                msg = _first_line(e.diag.message_primary or str(e))
+                out.append(Complete(cid, outcome, time.monotonic_ns(), sqlstate=sqlstate, error=msg))
+                continue
+            out.append(Complete(cid, Outcome.OK, time.monotonic_ns(), result=result, txids=txids))
+
+
+class FreeRunner:
+    """Runs programs on a pool of worker connections to one database."""
+
+    def __init__(self, dsn: str, statement_timeout_ms: int = 30_000) -> None:
+        self.dsn = dsn
+        self.statement_timeout_ms = statement_timeout_ms
+        self.workers: list[_Worker] = []
+
+    def __enter__(self) -> "FreeRunner":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for w in self.workers:
+            w.close()
+        self.workers.clear()
+
+    def _ensure(self, n: int) -> None:
+        while len(self.workers) < n:
+            self.workers.append(_Worker(len(self.workers), self.dsn, self.statement_timeout_ms))
+
+    def run(self, program: Program, row_ids: Sequence[str]) -> History:
+        n = len(program.threads)
+        self._ensure(n)
+        ids = itertools.count()
+        call_ids = [[next(ids) for _ in t] for t in program.threads]
+        barrier = threading.Barrier(n)
+        outs: list[list[Event]] = [[] for _ in range(n)]
+        threads = [
+            threading.Thread(
+                target=self.workers[i].run,
+                args=(program.threads[i], call_ids[i], row_ids, barrier, outs[i]),
+                name=f"harness-w{i}",
+                daemon=True,
+            )
+            for i in range(n)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for w in self.workers[:n]:
+            if w.crash is not None:
+                crash, w.crash = w.crash, None
+                raise crash
+        events = [e for out in outs for e in out]
+        events.sort(key=lambda e: e.at)
+        return History(events)
+
+
+def _first_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[0] if lines else ""

@@ -1,0 +1,66 @@
+"""A workload as a value: the packs to start from and each thread's calls.
+
+Drawn whole on the main thread before any worker starts, so Hypothesis can
+shrink it and the report can save and replay it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from ..history import Pack
+
+__all__ = ["OpCall", "Program"]
+
+
+@dataclass(frozen=True)
+class OpCall:
+    op: str
+    purchase: int
+
+    def __str__(self) -> str:
+        return f"{self.op}(p{self.purchase})"
+
+
+@dataclass(frozen=True)
+class Program:
+    packs: tuple[Pack, ...]
+    threads: tuple[tuple[OpCall, ...], ...]
+
+    @property
+    def calls(self) -> int:
+        return sum(len(t) for t in self.threads)
+
+    def size(self) -> tuple[int, int, int]:
+        """Smaller is simpler: fewer calls, fewer threads, fewer packs."""
+        return (self.calls, len(self.threads), len(self.packs))
+
+    def describe(self) -> list[str]:
+        lines = []
+        for i, p in enumerate(self.packs):
+            total = "null" if p.total is None else p.total
+            used = "null" if p.used is None else p.used
+            lines.append(f"p{i}: sessions_used={used} sessions_total={total} expires={p.expiry}")
+        for i, calls in enumerate(self.threads):
+            lines.append(f"t{i}: " + "; ".join(str(c) for c in calls))
+        return lines
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "packs": [{"total": p.total, "used": p.used, "expiry": p.expiry} for p in self.packs],
+            "threads": [[[c.op, c.purchase] for c in t] for t in self.threads],
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "Program":
+        try:
+            packs = tuple(Pack(p["total"], p["used"], p.get("expiry", "none")) for p in d["packs"])
+            threads = tuple(tuple(OpCall(op, int(pu)) for op, pu in t) for t in d["threads"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"not a workload: {e}") from None
+        return cls(packs, threads)
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json())
