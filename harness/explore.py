@@ -21,11 +21,13 @@ from typing import Callable, Sequence
 
 from hypothesis import HealthCheck, Phase, Verbosity, given, seed, target
 from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from .check import Verdict, check
 from .history import Call
 from .run.example import Lab, Observation
 from .workload import Program
+from .workload.ops import FUNCTIONS
 from .workload.strategies import programs
 
 __all__ = ["SearchSettings", "Failure", "SearchResult", "search", "judge", "replay"]
@@ -33,6 +35,7 @@ __all__ = ["SearchSettings", "Failure", "SearchResult", "search", "judge", "repl
 
 @dataclass(frozen=True)
 class SearchSettings:
+    mode: str = "free"  # "free": threads race; "schedule": drawn interleavings
     ops: tuple[str, ...] = ("use", "release")
     max_threads: int = 8
     max_calls_per_thread: int = 6
@@ -46,6 +49,7 @@ class SearchSettings:
     use_audit: bool = True
     use_linearizability: bool = True
     allowed_errors: tuple[str, ...] = ()
+    max_schedule: int = 64  # choices drawn per schedule; past them, first-come order
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,7 @@ class SearchResult:
     reproduced: tuple[int, int] = (0, 0)  # (failing runs, runs) of the final program
     shrink_note: str = ""
     broken: tuple[str, ...] = field(default_factory=tuple)
+    notes: list[str] = field(default_factory=list)  # what the run could not cover
 
 
 class _Stop(BaseException):
@@ -104,11 +109,15 @@ def search(
     progress: Callable[[SearchResult], None] | None = None,
 ) -> SearchResult:
     res = SearchResult()
+    if s.mode == "schedule":
+        inst = lab.enable_schedule([FUNCTIONS[o] for o in s.ops if o in FUNCTIONS])
+        res.notes = list(inst.notes)
     start = time.monotonic()
     shrink_deadline: list[float] = []
+    crash: list[BaseException] = []
 
-    def run_once(program: Program) -> Failure | None:
-        obs = lab.execute(program)
+    def run_once(program: Program, schedule: list[int] | None) -> Failure | None:
+        obs = lab.execute(program, schedule)
         res.examples += 1
         res.calls += program.calls
         verdict = judge(obs, s)
@@ -116,7 +125,6 @@ def search(
             res.elapsed = time.monotonic() - start
             progress(res)
         if verdict.ok:
-            target(float(_overlap(obs.history.calls())), label="calls in flight on one pack")
             return None
         return Failure(obs, verdict)
 
@@ -133,24 +141,32 @@ def search(
         phases=[Phase.generate, Phase.target, Phase.shrink],
     )
     @given(programs(ops=s.ops, max_threads=s.max_threads,
-                    max_calls_per_thread=s.max_calls_per_thread, max_packs=s.max_packs))
-    def probe(program: Program) -> None:
+                    max_calls_per_thread=s.max_calls_per_thread, max_packs=s.max_packs),
+           schedules(s))
+    def probe(program: Program, schedule: list[int] | None) -> None:
         now = time.monotonic()
         if res.failure is None and now - start > s.time_budget:
             raise _Stop
         if shrink_deadline and now > shrink_deadline[0]:
             res.shrink_note = f"shrinking stopped at its {s.shrink_budget:g} s budget"
             raise _Stop
-        repeats = s.shrink_repeats if res.failure is not None else 1
-        for _ in range(repeats):
-            failure = run_once(program)
+        # A schedule replays exactly: one run says it all.
+        repeats = s.shrink_repeats if res.failure is not None and schedule is None else 1
+        for attempt in range(repeats):
+            try:
+                failure = run_once(program, schedule)
+            except Exception as e:  # a harness or setup error, not a finding
+                crash.append(e)
+                raise _Stop from e
             if failure is None:
+                if attempt == 0:  # steer the search toward contention
+                    target(float(_overlap(lab.last.history.calls())), label="calls in flight")
                 continue
             if res.failure is None:
                 res.first_failure_after = time.monotonic() - start
                 res.first_failure_calls = res.calls
                 shrink_deadline.append(time.monotonic() + s.shrink_budget)
-            if res.failure is None or program.size() <= res.failure.program.size():
+            if res.failure is None or _size(failure) <= _size(res.failure):
                 res.failure = failure
             raise AssertionError(failure.verdict.first())
 
@@ -160,25 +176,41 @@ def search(
         pass
     except Exception:  # the failure we raised, or Hypothesis's Flaky about it
         pass
+    if crash:
+        raise crash[0]
     res.elapsed = time.monotonic() - start
     if res.failure is not None:
         if not res.shrink_note:
             res.shrink_note = (
-                f"shrunk by Hypothesis, each candidate run up to {s.shrink_repeats} times"
-            )
-        failing, runs = replay(lab, res.failure.program, s, s.confirm_runs)
+                "shrunk by Hypothesis; schedules replay exactly, so each candidate ran once"
+                if s.mode == "schedule" else
+                f"shrunk by Hypothesis, each candidate run up to {s.shrink_repeats} times")
+        failing, runs = replay(lab, res.failure.program, s, s.confirm_runs,
+                               schedule=res.failure.observation.schedule)
         res.reproduced = (failing, runs)
         res.broken = res.failure.verdict.broken
     return res
 
 
+def _size(f: Failure) -> tuple[int, ...]:
+    return (*f.program.size(), len(f.observation.schedule or ()))
+
+
+def schedules(s: SearchSettings) -> st.SearchStrategy[list[int] | None]:
+    """Which session moves at each choice (an index into those that can move)."""
+    if s.mode != "schedule":
+        return st.none()
+    return st.lists(st.integers(0, max(s.max_threads - 1, 1)), max_size=s.max_schedule)
+
+
 def replay(lab: Lab, program: Program, s: SearchSettings, runs: int,
-           stop_after: int | None = None) -> tuple[int, int]:
+           stop_after: int | None = None,
+           schedule: Sequence[int] | None = None) -> tuple[int, int]:
     """Run ``program`` ``runs`` times; how many runs broke a property."""
     failing = done = 0
     for _ in range(runs):
         done += 1
-        if not judge(lab.execute(program), s).ok:
+        if not judge(lab.execute(program, schedule), s).ok:
             failing += 1
             if stop_after and failing >= stop_after:
                 break

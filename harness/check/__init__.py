@@ -28,14 +28,14 @@ def check(
 ) -> Verdict:
     """Every property at once. ``use_audit=False`` leaves only what the history
     alone can show (linearizability, and errors raised)."""
-    from .linearizability import check_linearizable
-
     violations: list[Violation] = []
     checked: list[str] = []
     if use_audit:
         violations += check_invariants(packs, calls, audit, finals, allowed_errors)
         checked += AUDIT_PROPERTIES
     if use_linearizability:
+        from .linearizability import check_linearizable
+
         result = check_linearizable(packs, calls)
         for f in result.failures:
             violations.append(Violation(

@@ -94,7 +94,7 @@ def _check_purchase(
         if r.new is not None and r.new < 0:
             out.append(Violation("never-negative",
                 f"p{p}'s counter was committed as {r.new} by {who(k)} (from {_fmt(r.old)})",
-                ids(writer[k]), p))
+                ids(writer[k], *writer[:k]), p))
             break
     if pack.total is not None:
         for k, r in enumerate(rows):
@@ -102,7 +102,7 @@ def _check_purchase(
                 out.append(Violation("within-total",
                     f"p{p} was used {r.new} times out of {pack.total} (sessions_remaining "
                     f"{pack.total - r.new}), committed by {who(k)}",
-                    ids(writer[k]), p))
+                    ids(writer[k], *writer[:k]), p))
                 break
     for k, r in enumerate(rows):
         if r.old == r.new and r.old is not None and (writer[k] is None or not _succeeded(writer[k])):

@@ -18,7 +18,7 @@ __all__ = ["existing_server"]
 def existing_server(dsn: str) -> Iterator[ServerInfo]:
     try:
         with connect(dsn) as conn:
-            version = str(conn.execute("show server_version").fetchone()[0])  # type: ignore[index]
+            version = str(conn.execute("show server_version").fetchone()[0]).split()[0]  # type: ignore[index]
             can_create = conn.execute(
                 "select rolsuper or rolcreatedb from pg_roles where rolname = current_user"
             ).fetchone()

@@ -34,7 +34,7 @@ import psycopg
 from psycopg.conninfo import make_conninfo
 
 from ..errors import SetupError
-from .server import ServerInfo
+from .server import ServerInfo, server_version
 
 __all__ = ["local_cluster", "find_binaries", "Binaries"]
 
@@ -58,8 +58,10 @@ class Binaries:
         self.postgres = bindir / "postgres"
 
     def version(self) -> str:
+        # "postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)" -> "15.18"
         out = subprocess.run([str(self.postgres), "--version"], capture_output=True, text=True)
-        return out.stdout.strip().rsplit(" ", 1)[-1]
+        words = out.stdout.split()
+        return words[2] if len(words) > 2 else "unknown"
 
 
 def find_binaries(pg_bin: str | None = None) -> Binaries:
@@ -148,25 +150,30 @@ def _cached_initdb(bins: Binaries, user: pwd.struct_passwd | None) -> Path:
     if (cached / "PG_VERSION").is_file():
         return cached
     base.mkdir(parents=True, exist_ok=True)
-    os.chmod(base, 0o755)
-    work = Path(tempfile.mkdtemp(prefix=".initdb-", dir=base))
-    os.chmod(work, 0o755)
-    _chown_tree(work, user)
-    out = subprocess.run(
-        [str(bins.initdb), "-D", str(work / "data"), "-A", "trust", "-U", "postgres",
-         "-E", "UTF8", "--locale=C", "-N"],
-        capture_output=True, text=True, user=user.pw_uid if user else None,
-        group=user.pw_gid if user else None, cwd="/",
-    )
-    if out.returncode != 0:
-        shutil.rmtree(work, ignore_errors=True)
-        msg = (out.stderr.strip().splitlines() or ["(no output)"])[-1]
-        raise SetupError(f"initdb failed: {msg}")
+    # initdb runs in the temp dir: the server's user may not reach $HOME.
+    work = Path(tempfile.mkdtemp(prefix=_PREFIX + "initdb-"))
     try:
-        os.rename(work / "data", cached)  # atomic: a concurrent worker may win
-    except OSError:
-        pass
-    shutil.rmtree(work, ignore_errors=True)
+        (work / "owner.pid").write_text(str(os.getpid()))
+        os.chmod(work, 0o755)
+        _chown_tree(work, user)
+        out = subprocess.run(
+            [str(bins.initdb), "-D", str(work / "data"), "-A", "trust", "-U", "postgres",
+             "-E", "UTF8", "--locale=C", "-N"],
+            capture_output=True, text=True, user=user.pw_uid if user else None,
+            group=user.pw_gid if user else None, cwd="/",
+        )
+        if out.returncode != 0:
+            msg = (out.stderr.strip().splitlines() or ["(no output)"])[-1]
+            raise SetupError(f"initdb failed: {msg}")
+        staging = Path(tempfile.mkdtemp(prefix=".initdb-", dir=base))
+        shutil.copytree(work / "data", staging / "data", symlinks=True)
+        try:
+            os.rename(staging / "data", cached)  # atomic: a concurrent worker may win
+        except OSError:
+            pass
+        shutil.rmtree(staging, ignore_errors=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     return cached
 
 
@@ -199,7 +206,7 @@ def local_cluster(pg_bin: str | None = None) -> Iterator[ServerInfo]:
         proc, port = _start(bins, root, data, user)
         conninfo = make_conninfo(host="127.0.0.1", port=port, user="postgres", dbname="postgres")
         _wait_ready(proc, conninfo, root / "server.log")
-        yield ServerInfo(conninfo=conninfo, backend="local", version=bins.version())
+        yield ServerInfo(conninfo=conninfo, backend="local", version=server_version(conninfo))
     finally:
         if proc is not None:
             _stop(proc)

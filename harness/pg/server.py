@@ -54,7 +54,8 @@ def connect(dsn: str, *, autocommit: bool = True, **kwargs: object) -> psycopg.C
 
 def server_version(dsn: str) -> str:
     with connect(dsn) as conn:
-        return str(conn.execute("show server_version").fetchone()[0])  # type: ignore[index]
+        # "15.18 (Debian 15.18-0+deb12u1)" -> "15.18"
+        return str(conn.execute("show server_version").fetchone()[0]).split()[0]  # type: ignore[index]
 
 
 @contextlib.contextmanager

@@ -13,10 +13,12 @@ from typing import Sequence
 
 from ..history import AuditRow, History
 from ..pg.instrument import AUDIT_QUERY
+from ..pg.pausepoints import Instrumented, install_pause_points
 from ..pg.server import connect
 from ..target import Target
 from ..workload import Program
 from .free import FreeRunner
+from .schedule import Action, Scheduler
 
 __all__ = ["Observation", "Lab"]
 
@@ -28,6 +30,8 @@ class Observation:
     history: History
     audit: tuple[AuditRow, ...]
     finals: tuple[int | None, ...]  # the counter of each row after the run
+    schedule: tuple[int, ...] | None = None  # None: free-running
+    actions: tuple[Action, ...] = ()  # what the scheduler did, step by step
 
 
 class Lab:
@@ -39,6 +43,17 @@ class Lab:
         self.control = connect(dsn, application_name="harness-control")
         self.runner = FreeRunner(dsn, statement_timeout_ms)
         self.calls_run = 0
+        self.last: Observation | None = None
+        self.scheduler: Scheduler | None = None
+        self.instrumented: Instrumented | None = None
+
+    def enable_schedule(self, functions: Sequence[str]) -> Instrumented:
+        """Put pause points into ``functions`` and start a step scheduler."""
+        if self.scheduler is None:
+            self.instrumented = install_pause_points(self.control, functions)
+            self.scheduler = Scheduler(self.dsn, self.instrumented.points)
+        assert self.instrumented is not None
+        return self.instrumented
 
     def __enter__(self) -> "Lab":
         return self
@@ -47,6 +62,8 @@ class Lab:
         self.close()
 
     def close(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.close()
         self.runner.close()
         self.control.close()
 
@@ -77,9 +94,19 @@ class Lab:
         finals = tuple(found.get(rid) for rid in row_ids)
         return audit, finals
 
-    def execute(self, program: Program) -> Observation:
+    def execute(self, program: Program, schedule: Sequence[int] | None = None) -> Observation:
+        """Run ``program`` on fresh rows: free-running, or under ``schedule``."""
         row_ids = self.fresh_rows(program)
-        history = self.runner.run(program, row_ids)
+        actions: tuple[Action, ...] = ()
+        if schedule is None:
+            history = self.runner.run(program, row_ids)
+        else:
+            if self.scheduler is None:
+                raise RuntimeError("enable_schedule() first")
+            run = self.scheduler.run(program, row_ids, schedule)
+            history, actions = run.history, tuple(run.actions)
         self.calls_run += program.calls
         audit, finals = self.observe(program, row_ids)
-        return Observation(program, row_ids, history, audit, finals)
+        self.last = Observation(program, row_ids, history, audit, finals,
+                                None if schedule is None else tuple(schedule), actions)
+        return self.last

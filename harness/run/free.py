@@ -8,6 +8,7 @@ joined before ``run`` returns, so none outlives it.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import threading
 import time
@@ -51,6 +52,7 @@ class _Worker:
         self.conn: psycopg.Connection | None = None
         self.pid: int | None = None
         self.crash: BaseException | None = None
+        self.stopping = False
         self.connect()
 
     def connect(self) -> None:
@@ -68,6 +70,13 @@ class _Worker:
         if self.conn is not None:
             self.conn.close()
             self.conn = None
+
+    def cancel(self) -> None:
+        self.stopping = True
+        conn = self.conn
+        if conn is not None and not conn.closed:
+            with contextlib.suppress(psycopg.Error):
+                conn.cancel_safe(timeout=2)
 
     def run(
         self,
@@ -91,6 +100,8 @@ class _Worker:
         out: list[Event],
     ) -> None:
         for cid, c in zip(call_ids, calls):
+            if self.stopping:
+                return
             if self.conn is None or self.conn.closed or self.conn.broken:
                 self.connect()  # a lost connection ended the last call as info
             assert self.conn is not None
@@ -147,8 +158,16 @@ class FreeRunner:
         ]
         for t in threads:
             t.start()
-        for t in threads:
-            t.join()
+        try:
+            for t in threads:
+                t.join()
+        except BaseException:
+            # Ctrl-C: stop the workers' statements so their threads end now.
+            for w in self.workers[:n]:
+                w.cancel()
+            for t in threads:
+                t.join(timeout=5)
+            raise
         for w in self.workers[:n]:
             if w.crash is not None:
                 crash, w.crash = w.crash, None

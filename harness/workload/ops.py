@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Generator, Sequence
 
-__all__ = ["Step", "OpGen", "OPS"]
+__all__ = ["Step", "OpGen", "OPS", "FUNCTIONS"]
 
 
 @dataclass(frozen=True)
@@ -65,4 +65,10 @@ OPS: dict[str, Callable[[str], OpGen]] = {
     "use": _call("public.use_session"),
     "release": _call("public.release_session"),
     "reinstate_naive": reinstate_naive,
+}
+
+# The functions under test behind each operation (for pause points).
+FUNCTIONS: dict[str, str] = {
+    "use": "public.use_session(uuid)",
+    "release": "public.release_session(uuid)",
 }

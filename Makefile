@@ -1,0 +1,35 @@
+# Every target bootstraps .venv itself: on a fresh machine each is one command.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+STRESS_SECONDS ?= 60
+REPORT_DIR     ?= reports/latest
+ARGS           ?=
+
+.PHONY: install stress test bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## stress: the correct migrations must hold every property (CI budget)
+stress: $(STAMP)
+	$(PY) -m harness stress --time-budget $(STRESS_SECONDS) --report-dir $(REPORT_DIR) $(ARGS)
+
+## test: the harness's own tests and the properties of the system under test
+test: $(STAMP)
+	$(PY) -m pytest -n auto -q $(ARGS)
+
+bench: $(STAMP)
+	$(PY) bench/run.py $(ARGS)
+
+clean:
+	rm -rf $(VENV) reports/latest reports/bench .hypothesis .pytest_cache *.egg-info
+	rm -rf $${HARNESS_CACHE:-$$HOME/.cache/pg-harness}
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,140 @@
+"""Pause points inside PL/pgSQL functions, for the step scheduler.
+
+Stepping by statement cannot stop between two statements inside one function,
+and that is where check-then-act bugs live. Each function under test is
+re-created with a call ``harness.pause(<point>)`` before each of its SQL
+statements but the first. Under the scheduler a session has the setting
+``harness.session`` and ``pause`` waits there on the advisory lock
+``(session, point)``, which the scheduler holds until it lets that session on;
+outside the scheduler ``pause`` returns at once.
+
+The functions are parsed with pglast (PostgreSQL's own PL/pgSQL parser), and
+the pause goes on its own line before the statement's first line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterator, Sequence
+
+import pglast
+import psycopg
+
+__all__ = ["PausePoint", "Instrumented", "install_pause_points", "PAUSE_FUNCTION"]
+
+PAUSE_FUNCTION = """
+create schema if not exists harness;
+create or replace function harness.pause(p_point int) returns void
+language plpgsql as $$
+declare
+    s text := current_setting('harness.session', true);
+begin
+    if coalesce(s, '') = '' then
+        return;  -- not under the scheduler
+    end if;
+    perform pg_advisory_lock_shared(s::int, p_point);
+    perform pg_advisory_unlock_shared(s::int, p_point);
+end $$;
+grant execute on function harness.pause(int) to public;
+grant usage on schema harness to public;
+"""
+
+# Statement kinds that run SQL; other statements (IF, RETURN, assignment) only
+# do when their expression holds a subquery.
+_SQL_KINDS = {
+    "PLpgSQL_stmt_execsql", "PLpgSQL_stmt_dynexecute", "PLpgSQL_stmt_return_query",
+    "PLpgSQL_stmt_perform", "PLpgSQL_stmt_open", "PLpgSQL_stmt_fors",
+    "PLpgSQL_stmt_dynfors",
+}
+
+
+@dataclass(frozen=True)
+class PausePoint:
+    id: int
+    function: str
+    line: int  # line in the function body
+    statement: str  # first line of the statement it comes before
+
+    def describe(self) -> str:
+        return f"{self.function} line {self.line}: {self.statement}"
+
+
+@dataclass(frozen=True)
+class Instrumented:
+    points: tuple[PausePoint, ...]
+    notes: tuple[str, ...]  # functions that could not be split, and why
+
+    def by_id(self) -> dict[int, PausePoint]:
+        return {p.id: p for p in self.points}
+
+
+def _statements(node: Any) -> Iterator[tuple[int, str, str]]:
+    """(line, kind, sql) of statements in body order, nested blocks included."""
+    if isinstance(node, list):
+        for item in node:
+            yield from _statements(item)
+        return
+    if not isinstance(node, dict):
+        return
+    for kind, body in node.items():
+        if kind.startswith("PLpgSQL_stmt_") and isinstance(body, dict):
+            query = _first_query(body)
+            runs_sql = kind in _SQL_KINDS or (query is not None and "select" in query.lower())
+            if runs_sql and "lineno" in body:
+                yield body["lineno"], kind, query or ""
+            # Statements nested in IF / LOOP / blocks come after their head.
+            for key, value in body.items():
+                if key not in ("sqlstmt", "expr", "cond", "query"):
+                    yield from _statements(value)
+        else:
+            yield from _statements(body)
+
+
+def _first_query(body: dict[str, Any]) -> str | None:
+    for key in ("sqlstmt", "expr", "cond", "query"):
+        v = body.get(key)
+        if isinstance(v, dict) and "PLpgSQL_expr" in v:
+            return str(v["PLpgSQL_expr"].get("query", ""))
+    return None
+
+
+def install_pause_points(conn: psycopg.Connection, functions: Sequence[str]) -> Instrumented:
+    """Re-create each function (``schema.name(argtypes)``) with pause points."""
+    conn.execute(PAUSE_FUNCTION)
+    points: list[PausePoint] = []
+    notes: list[str] = []
+    for fn in functions:
+        row = conn.execute(
+            "select l.lanname, p.prosrc, pg_get_functiondef(p.oid) from pg_proc p "
+            "join pg_language l on l.oid = p.prolang where p.oid = %s::regprocedure", (fn,)
+        ).fetchone()
+        assert row is not None
+        lang, body, definition = row
+        name = fn.split("(")[0]
+        if lang != "plpgsql":
+            notes.append(f"{name} is LANGUAGE {lang}: it runs as one step; races inside its "
+                         "single statement are left to the free-running executor")
+            continue
+        stmts = list(_statements(pglast.parse_plpgsql(definition)))
+        if len(stmts) < 2:
+            notes.append(f"{name} runs one SQL statement: there is nothing to pause between; "
+                         "races inside that statement are left to the free-running executor")
+            continue
+        lines = body.split("\n")
+        new_points = []
+        for line, _, query in stmts[1:]:
+            pid = len(points) + len(new_points) + 1
+            first = (query.strip().splitlines() or [""])[0][:60]
+            new_points.append(PausePoint(pid, name, line, first))
+        for p in sorted(new_points, key=lambda p: p.line, reverse=True):
+            lines.insert(p.line - 1, f"PERFORM harness.pause({p.id});")
+        new_def = definition.replace(body, "\n".join(lines), 1)
+        try:
+            with conn.transaction():
+                conn.execute(new_def)
+        except psycopg.Error as e:
+            notes.append(f"{name}: pause points could not be placed ({e.diag.message_primary}); "
+                         "it runs as one step")
+            continue
+        points += new_points
+    return Instrumented(tuple(points), tuple(notes))

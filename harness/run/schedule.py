@@ -1,0 +1,281 @@
+"""The step scheduler: one interleaving, chosen step by step, the same every run.
+
+In the manner of PostgreSQL's isolationtester: each session sends its next
+step without waiting, and a control connection asks the server what every
+session is doing -- paused at a pause point (waiting on the advisory lock
+``(session, point)`` the controller holds), blocked on a lock another session
+holds, or done. Only then is the next step chosen. A schedule is a list of
+choices, each an index into the sessions that can move; past its end the
+first session that can move moves. Hypothesis draws and shrinks schedules
+like any other value, and a saved one replays exactly.
+
+The same operation generators as the free-running executor are driven here,
+one step at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import psycopg
+
+from ..history import Complete, Event, History, Invoke, Outcome
+from ..pg.pausepoints import PausePoint
+from ..workload import OPS, Program, Step
+from ..workload.ops import OpGen
+from .free import classify
+
+__all__ = ["Scheduler", "Action", "ScheduleRun"]
+
+_MAX_ACTIONS = 2000
+
+
+@dataclass(frozen=True)
+class Action:
+    """One line of the transcript: what a session did, or what happened to it."""
+
+    session: int
+    text: str
+
+
+@dataclass
+class ScheduleRun:
+    history: History
+    actions: list[Action]
+    taken: list[int]  # the session moved at each choice
+    deadlocks: int = 0
+
+
+@dataclass
+class _Session:
+    index: int
+    key: int  # advisory lock key1 (the session's number, from 1)
+    conn: psycopg.AsyncConnection[Any]
+    pid: int
+    calls: list[tuple[int, str, int]] = field(default_factory=list)  # (call id, op, purchase)
+    next_call: int = 0
+    gen: OpGen | None = None
+    pending: Step | None = None  # next step of the current operation, not yet sent
+    task: asyncio.Task[Any] | None = None
+    paused_at: int | None = None
+    blocked: bool = False
+    call_id: int = -1
+
+    @property
+    def done(self) -> bool:
+        return self.gen is None and self.task is None and self.next_call >= len(self.calls)
+
+    @property
+    def can_move(self) -> bool:
+        if self.task is not None:
+            return self.paused_at is not None  # a pause is ours to release; a lock wait is not
+        return not self.done
+
+
+class Scheduler:
+    """Runs programs one interleaving at a time on persistent connections."""
+
+    def __init__(self, dsn: str, points: Sequence[PausePoint] = (),
+                 statement_timeout_ms: int = 10_000) -> None:
+        self.dsn = dsn
+        self.points = {p.id: p for p in points}
+        self.statement_timeout_ms = statement_timeout_ms
+        self.loop = asyncio.new_event_loop()
+        self.control: psycopg.AsyncConnection[Any] | None = None
+        self.sessions: list[_Session] = []
+        self.held: set[tuple[int, int]] = set()
+
+    def __enter__(self) -> "Scheduler":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        async def _close() -> None:
+            for s in self.sessions:
+                if s.task is not None:
+                    s.task.cancel()
+                await s.conn.close()
+            if self.control is not None:
+                await self.control.close()
+        self.loop.run_until_complete(_close())
+        self.sessions.clear()
+        self.loop.close()
+
+    # -- connections --------------------------------------------------------
+
+    async def _ensure(self, n: int) -> None:
+        if self.control is None:
+            self.control = await psycopg.AsyncConnection.connect(
+                self.dsn, autocommit=True, application_name="harness-scheduler")
+        while len(self.sessions) < n:
+            key = len(self.sessions) + 1
+            conn = await psycopg.AsyncConnection.connect(
+                self.dsn, autocommit=True, application_name=f"harness-s{key}",
+                options=f"-c statement_timeout={self.statement_timeout_ms} "
+                        f"-c harness.session={key}")
+            self.sessions.append(_Session(len(self.sessions), key, conn, conn.info.backend_pid))
+
+    async def _hold_all(self, sessions: Sequence[_Session]) -> None:
+        """Take every (session, point) lock the sessions may wait on."""
+        assert self.control is not None
+        want = [(s.key, p) for s in sessions for p in self.points]
+        todo = [k for k in want if k not in self.held]
+        if todo:
+            await self.control.execute(
+                "select pg_advisory_lock(k1, k2) from unnest(%s::int[], %s::int[]) as t(k1, k2)",
+                ([k for k, _ in todo], [p for _, p in todo]))
+            self.held.update(todo)
+
+    # -- one run ------------------------------------------------------------
+
+    def run(self, program: Program, row_ids: Sequence[str], schedule: Sequence[int]) -> ScheduleRun:
+        return self.loop.run_until_complete(self._run(program, row_ids, schedule))
+
+    async def _run(self, program: Program, row_ids: Sequence[str],
+                   schedule: Sequence[int]) -> ScheduleRun:
+        n = len(program.threads)
+        await self._ensure(n)
+        sessions = self.sessions[:n]
+        await self._hold_all(sessions)
+        ids = itertools.count()
+        for s, calls in zip(sessions, program.threads):
+            s.calls = [(next(ids), c.op, c.purchase) for c in calls]
+            s.next_call, s.gen, s.pending, s.task, s.paused_at, s.blocked = 0, None, None, None, None, False
+        events: list[Event] = []
+        run = ScheduleRun(History(), [], [])
+        choices = iter(schedule)
+        for _ in range(_MAX_ACTIONS):
+            movable = [s for s in sessions if s.can_move]
+            if not movable:
+                if all(s.done for s in sessions):
+                    break
+                # Everyone is waiting on a lock: only the server can break it
+                # (deadlock detection, or a timeout).
+                await self._settle(sessions, events, run, wait_for_change=True)
+                continue
+            choice = next(choices, 0)
+            s = movable[choice % len(movable)]
+            run.taken.append(s.index)
+            await self._move(s, row_ids, events, run)
+            await self._settle(sessions, events, run)
+        run.history = History(sorted(events, key=lambda e: e.at))
+        return run
+
+    async def _move(self, s: _Session, row_ids: Sequence[str], events: list[Event],
+                    run: ScheduleRun) -> None:
+        if s.paused_at is not None:
+            point = s.paused_at
+            s.paused_at = None
+            assert self.control is not None
+            await self.control.execute("select pg_advisory_unlock(%s, %s)", (s.key, point))
+            self.held.discard((s.key, point))
+            run.actions.append(Action(s.index, f"passes pause {point}"))
+            return
+        if s.gen is None:
+            cid, op, purchase = s.calls[s.next_call]
+            s.next_call += 1
+            s.call_id = cid
+            s.gen = OPS[op](row_ids[purchase])
+            events.append(Invoke(cid, s.index, op, purchase, time.monotonic_ns(), s.pid))
+            run.actions.append(Action(s.index, f"{op}(p{purchase})"))
+            s.pending = next(s.gen)
+        assert s.pending is not None
+        step, s.pending = s.pending, None
+        s.task = asyncio.ensure_future(_execute(s.conn, step))
+
+    async def _settle(self, sessions: Sequence[_Session], events: list[Event],
+                      run: ScheduleRun, wait_for_change: bool = False) -> None:
+        """Wait until no session is running: each is idle, paused, blocked or done."""
+        assert self.control is not None
+        deadline = time.monotonic() + self.statement_timeout_ms / 1000 + 5
+        before = [(s.paused_at, s.blocked, s.task is None) for s in sessions]
+        while True:
+            for s in sessions:
+                if s.task is not None and s.task.done():
+                    self._finish_step(s, events, run)
+            flying = [s for s in sessions if s.task is not None]
+            if flying:
+                cur = await self.control.execute(
+                    "select pid, locktype, classid::int, objid::int from pg_locks "
+                    "where not granted and pid = any(%s)", ([s.pid for s in flying],))
+                waits = await cur.fetchall()
+            else:
+                waits = []
+            running = False
+            for s in flying:
+                if s.task is not None and s.task.done():
+                    running = True  # finished meanwhile: collect it on the next pass
+                    continue
+                mine = [w for w in waits if w[0] == s.pid]
+                pause = [w for w in mine if w[1] == "advisory" and w[2] == s.key]
+                if pause:
+                    if s.paused_at != pause[0][3]:
+                        s.paused_at = pause[0][3]
+                        pp = self.points.get(s.paused_at)
+                        run.actions.append(Action(s.index, f"<paused before {pp.describe() if pp else s.paused_at}>"))
+                    s.blocked = False
+                elif mine:
+                    if not s.blocked:
+                        run.actions.append(Action(s.index, "<waiting ...>"))
+                    s.blocked = True
+                else:
+                    running = True
+            now = [(s.paused_at, s.blocked, s.task is None) for s in sessions]
+            if not running and not (wait_for_change and now == before):
+                await self._rehold(sessions)
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError("scheduler: sessions neither finished nor waited in time")
+            await asyncio.sleep(0.0002)
+
+    async def _rehold(self, sessions: Sequence[_Session]) -> None:
+        """Take back the locks of points that sessions have passed, for their next visit."""
+        free = [(s.key, p) for s in sessions for p in self.points
+                if (s.key, p) not in self.held and s.paused_at != p]
+        if free:
+            assert self.control is not None
+            # try: a session still inside pause() holds the shared lock a moment.
+            cur = await self.control.execute(
+                "select k1, k2 from unnest(%s::int[], %s::int[]) as t(k1, k2) "
+                "where pg_try_advisory_lock(k1, k2)",
+                ([k for k, _ in free], [p for _, p in free]))
+            self.held.update((k, p) for k, p in await cur.fetchall())
+
+    def _finish_step(self, s: _Session, events: list[Event], run: ScheduleRun) -> None:
+        task, s.task = s.task, None
+        assert task is not None and s.gen is not None
+        was_blocked, s.blocked, s.paused_at = s.blocked, False, None
+        prefix = "<... completed> " if was_blocked else ""
+        try:
+            rows = task.result()
+        except psycopg.Error as e:
+            outcome, sqlstate = classify(e)
+            s.gen = None
+            msg = (e.diag.message_primary or str(e)).strip().splitlines()[0]
+            events.append(Complete(s.call_id, outcome, time.monotonic_ns(), sqlstate=sqlstate,
+                                   error=msg))
+            run.actions.append(Action(s.index, f"{prefix}ERROR {sqlstate}: {msg}"))
+            if sqlstate == "40P01":
+                run.deadlocks += 1
+            return
+        try:
+            s.pending = s.gen.send(rows)
+            run.actions.append(Action(s.index, f"{prefix}step done"))
+        except StopIteration as stop:
+            result, txids = stop.value
+            s.gen = None
+            events.append(Complete(s.call_id, Outcome.OK, time.monotonic_ns(), result=result,
+                                   txids=txids))
+            shown = ("true" if result else "false") if isinstance(result, bool) else result
+            run.actions.append(Action(s.index, f"{prefix}-> {shown}"))
+
+
+async def _execute(conn: psycopg.AsyncConnection[Any], step: Step) -> list[Any]:
+    cur = await conn.execute(step.sql, step.params, prepare=True)
+    return await cur.fetchall()

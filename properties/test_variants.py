@@ -1,0 +1,74 @@
+"""The harness must fail every known-bad variant, with the property its header
+names, and pass the migrations and every known-good variant.
+
+A mutant's header says what it breaks, on a line ``-- expect: <property>, ...``;
+the test passes when the search breaks at least one of those properties.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from harness.check.verdict import PROPERTIES
+from harness.explore import search
+
+from .conftest import FIND_BUDGET, MIGRATIONS, search_settings
+
+MUTANTS = sorted((MIGRATIONS / "mutants").glob("*.sql"))
+FIXES = sorted((MIGRATIONS / "fixes").glob("*.sql"))
+
+
+def expected(path: Path) -> set[str]:
+    m = re.search(r"^--\s*expect:\s*(.+)$", path.read_text(), re.M)
+    assert m, f"{path.name} has no '-- expect: <property>' line"
+    props = {p.strip() for p in m.group(1).split(",")}
+    assert props <= set(PROPERTIES), f"{path.name}: unknown property in {props}"
+    return props
+
+
+def ops_for(path: Path) -> tuple[str, ...]:
+    m = re.search(r"^--\s*ops:\s*(.+)$", path.read_text(), re.M)
+    return tuple(o.strip() for o in m.group(1).split(",")) if m else ("use", "release")
+
+
+@pytest.mark.parametrize("mutant", MUTANTS, ids=lambda p: p.stem)
+def test_mutant_is_caught(lab_for, mutant: Path) -> None:
+    with lab_for([mutant]) as lab:
+        result = search(lab, search_settings(time_budget=FIND_BUDGET, ops=ops_for(mutant)))
+    assert result.failure is not None, f"{mutant.name}: no violation in {result.calls} calls"
+    broken = set(result.failure.verdict.broken)
+    assert broken & expected(mutant), (
+        f"{mutant.name}: broke {sorted(broken)}, expected one of {sorted(expected(mutant))}")
+    # The counterexample is a real run and small enough to read.
+    assert len(result.failure.program.threads) <= 4
+
+
+def test_migrations_hold(lab) -> None:
+    result = search(lab, search_settings())
+    assert result.failure is None, result.failure and result.failure.verdict.violations
+    assert result.calls > 100  # the search really ran
+
+
+@pytest.mark.parametrize("fix", FIXES, ids=lambda p: p.stem)
+def test_fix_holds(lab_for, fix: Path) -> None:
+    with lab_for([fix]) as lab:
+        result = search(lab, search_settings())
+    assert result.failure is None, result.failure and result.failure.verdict.violations
+    assert result.calls > 100
+
+
+def test_naive_reinstate_loses_updates(lab) -> None:
+    """DATA-01: the app's old read-then-write Reinstate path fails the invariants."""
+    result = search(lab, search_settings(time_budget=FIND_BUDGET,
+                                         ops=("release", "reinstate_naive")))
+    assert result.failure is not None
+    assert {"no-lost-update", "conservation"} & set(result.failure.verdict.broken)
+
+
+def test_release_session_holds_where_naive_fails(lab) -> None:
+    """The same search with release_session alone finds nothing."""
+    result = search(lab, search_settings(ops=("release",)))
+    assert result.failure is None, result.failure and result.failure.verdict.violations
