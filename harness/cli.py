@@ -28,6 +28,7 @@ from .report import files
 from .run.example import Lab
 from .target import SESSION_PACK
 from .workload import OPS, Program
+from .workload.ops import FUNCTIONS
 
 EXAMPLES_STRESS = """\
 examples:
@@ -87,6 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog=EXAMPLES_STRESS, formatter_class=argparse.RawDescriptionHelpFormatter)
     _database_options(s)
     g = s.add_argument_group("search")
+    g.add_argument("--mode", choices=["free", "schedule"], default="free",
+                   help="free: threads race (finds races inside single statements too); "
+                        "schedule: drawn interleavings with pause points inside functions, "
+                        "replayed exactly (default free)")
     g.add_argument("--threads", type=_positive(int, 2), default=8,
                    help="most concurrent connections in one example (2..64, default 8)")
     g.add_argument("--calls", type=_positive(int, 1), default=6,
@@ -171,7 +176,7 @@ def cmd_stress(args: argparse.Namespace) -> int:
         raise HarnessError("--threads: at most 64")
     seed = args.seed if args.seed is not None else random.randrange(2**32)
     settings = SearchSettings(
-        ops=ops, max_threads=args.threads, max_calls_per_thread=args.calls,
+        mode=args.mode, ops=ops, max_threads=args.threads, max_calls_per_thread=args.calls,
         max_packs=args.packs, time_budget=args.time_budget, max_examples=args.examples,
         shrink_budget=args.shrink_budget, seed=seed, use_audit=not args.no_audit,
     )
@@ -190,6 +195,8 @@ def cmd_stress(args: argparse.Namespace) -> int:
         "migrations": str(mdir),
         "overlays": [str(p) for p in args.overlay],
         "checksums": sums,
+        "mode": args.mode,
+        "notes": result.notes,
         "settings": {"ops": list(ops), "use_audit": settings.use_audit,
                      "allowed_errors": list(settings.allowed_errors)},
         "seed": seed,
@@ -267,6 +274,8 @@ def _print_outcome(result: SearchResult, lines: list[str], report_dir: Path,
          f"{result.reproduced[0]} of {result.reproduced[1]} replays)")
     for line in lines:
         _say("  " + line if line else "")
+    for note in result.notes:
+        _say(f"note: {note}")
     _say(f"({figures})")
     _say(f"report:    {report_dir}/")
     _say(f"reproduce: {reproduce}")
@@ -291,18 +300,26 @@ def cmd_replay(args: argparse.Namespace) -> int:
     mdir = args.migrations or Path(doc.get("migrations") or "migrations")
     overlays = args.overlay or [Path(o) for o in doc.get("overlays", [])]
     st = doc.get("settings", {})
-    settings = SearchSettings(use_audit=st.get("use_audit", True),
+    schedule = doc.get("schedule")
+    settings = SearchSettings(mode="schedule" if schedule is not None else "free",
+                              ops=tuple(st.get("ops", ("use", "release"))),
+                              use_audit=st.get("use_audit", True),
                               allowed_errors=tuple(st.get("allowed_errors", ())))
     _say(f"harness replay: {len(program.threads)} threads, {program.calls} calls, "
          f"{args.runs} runs; migrations {mdir}"
          + (f", overlays {', '.join(map(str, overlays))}" if overlays else ""))
     with _lab(args, mdir, overlays) as (lab, info, _):
-        failing, runs = replay(lab, program, settings, args.runs)
+        if schedule is not None:
+            lab.enable_schedule([FUNCTIONS[o] for o in settings.ops if o in FUNCTIONS])
+        failing, runs = replay(lab, program, settings, args.runs, schedule=schedule)
     if failing:
         _say(f"STILL FAILS: a property broke in {failing} of {runs} runs")
         return 1
-    _say(f"PASSES: no property broke in {runs} runs (free-running: each run is a new "
-         "interleaving, so this is evidence, not proof)")
+    if schedule is not None:
+        _say(f"PASSES: no property broke in {runs} runs of the saved schedule")
+    else:
+        _say(f"PASSES: no property broke in {runs} runs (free-running: each run is a new "
+             "interleaving, so this is evidence, not proof)")
     return 0
 
 

@@ -145,7 +145,14 @@ class _Found:
 def _search(start: PackState, ops: Sequence[_Op], *, collect: bool = False,
             track: bool = False, budget: int | None = None) -> _Found:
     """Wing & Gong / Lowe over ``ops``. Op ``i`` has call entry ``2i`` and
-    return entry ``2i + 1``; ``head`` is the list's sentinel."""
+    return entry ``2i + 1``; ``head`` is the list's sentinel.
+
+    One refinement over Porcupine: calls with the same operation and the same
+    result are interchangeable, so among those that may go next only the one
+    that must return first is tried (swapping two such calls in any valid
+    order keeps it valid). Under contention, where many ``use -> false`` or
+    unknown calls wait together, this turns 2^k subsets into k + 1 counts.
+    """
     found = _Found()
     n = len(ops)
     if n == 0:
@@ -165,6 +172,7 @@ def _search(start: PackState, ops: Sequence[_Op], *, collect: bool = False,
         nxt[p] = e
         prv[e] = p
         p = e
+    due = keys[1::2]  # return key of op i
 
     # Intern results (by type too: True is not 1) and states as small ints, and
     # memoise the model's transitions, so the hot loop never builds objects.
@@ -176,25 +184,43 @@ def _search(start: PackState, ops: Sequence[_Op], *, collect: bool = False,
     sid_of = {start: 0}
     trans: dict[int, int] = {}  # sid * nr + rid -> next sid, or -1 if refused
 
-    bit = [1 << i for i in range(n)]
+    def candidates() -> list[int]:
+        """Ops whose call entry precedes the first return entry, one per class."""
+        out: list[int] = []
+        e = nxt[head]
+        while e != -1 and not e & 1:
+            i = e >> 1
+            r = rid[i]
+            for k, j in enumerate(out):
+                if rid[j] == r:
+                    if due[i] < due[j]:
+                        out[k] = i
+                    break
+            else:
+                out.append(i)
+            e = nxt[e]
+        return out
+
     seen: set[tuple[int, int]] = set()
-    path: list[int] = []  # call entries placed, in order
-    saved: list[int] = []  # state before each of them
+    frames: list[tuple] = []  # (candidates, next index, op placed, state, bitset) per level
+    path: list[int] = []  # ops placed, in order
     best: list[int] = []
     agree = 0  # path[:agree] == best[:agree]
     limit = -1 if budget is None else budget
     steps = 0
     s = 0
     lin = 0
-    e = nxt[head]
+    cands = candidates()
+    at = 0
     while True:
         steps += 1
         if steps == limit:
             found.ok = None
             found.steps = steps
             return found
-        if not e & 1:  # a call entry: try placing it here
-            i = e >> 1
+        if at < len(cands):
+            i = cands[at]
+            at += 1
             tk = s * nr + rid[i]
             t = trans.get(tk)
             if t is None:
@@ -208,54 +234,58 @@ def _search(start: PackState, ops: Sequence[_Op], *, collect: bool = False,
                         t = sid_of[after] = len(states)
                         states.append(after)
                 trans[tk] = t
-            if t >= 0:
-                nl = lin | bit[i]
-                key = (nl, t)
-                if key not in seen:
-                    seen.add(key)
-                    path.append(e)
-                    saved.append(s)
-                    s, lin = t, nl
-                    a, b = prv[e], nxt[e]  # unlink the call entry...
-                    nxt[a] = b
-                    prv[b] = a
-                    r = e + 1  # ...and its return entry
-                    a, b = prv[r], nxt[r]
-                    nxt[a] = b
-                    if b != -1:
-                        prv[b] = a
-                    if track and len(path) > len(best):
-                        best[agree:] = path[agree:]
-                        agree = len(path)
-                    e = nxt[head]
-                    if e == -1:  # everything placed
-                        if not collect:
-                            found.ok = True
-                            break
-                        found.finals.add(states[s])
-                    continue
-            e = nxt[e]
-        else:  # a return entry whose call is not placed yet: undo the last choice
-            if not path:
-                break
-            e = path.pop()
-            s = saved.pop()
-            lin ^= bit[e >> 1]
-            r = e + 1  # relink in reverse order of unlinking (dancing links)
-            a, b = prv[r], nxt[r]
-            nxt[a] = r
+            if t < 0:
+                continue
+            nl = lin | (1 << i)
+            key = (nl, t)
+            if key in seen:
+                continue
+            seen.add(key)
+            frames.append((cands, at, i, s, lin))
+            s, lin = t, nl
+            e = 2 * i  # unlink the call entry...
+            a, b = prv[e], nxt[e]
+            nxt[a] = b
+            prv[b] = a
+            e += 1  # ...and its return entry
+            a, b = prv[e], nxt[e]
+            nxt[a] = b
             if b != -1:
-                prv[b] = r
+                prv[b] = a
+            if track:
+                path.append(i)
+                if len(path) > len(best):
+                    best[agree:] = path[agree:]
+                    agree = len(path)
+            if nxt[head] == -1:  # everything placed
+                if not collect:
+                    found.ok = True
+                    break
+                found.finals.add(states[s])
+                cands, at = [], 0  # then keep looking for other end states
+            else:
+                cands, at = candidates(), 0
+        else:  # nothing left to try at this level: undo the choice that led here
+            if not frames:
+                break
+            cands, at, i, s, lin = frames.pop()
+            e = 2 * i + 1  # relink in reverse order of unlinking (dancing links)
+            a, b = prv[e], nxt[e]
+            nxt[a] = e
+            if b != -1:
+                prv[b] = e
+            e -= 1
             a, b = prv[e], nxt[e]
             nxt[a] = e
             prv[b] = e
-            if agree > len(path):
-                agree = len(path)
-            e = nxt[e]
+            if track:
+                path.pop()
+                if agree > len(path):
+                    agree = len(path)
     if collect:
         found.ok = bool(found.finals)
     found.steps = steps
-    found.closest = [x >> 1 for x in best]
+    found.closest = best
     return found
 
 

@@ -48,6 +48,7 @@ _SERVER_SETTINGS = {
     "shared_buffers": "128MB",
     "log_min_messages": "warning",
     "max_locks_per_transaction": "256",
+    "deadlock_timeout": "100ms",  # the scheduler waits for deadlock detection
 }
 
 

@@ -32,6 +32,9 @@ begin
     if coalesce(s, '') = '' then
         return;  -- not under the scheduler
     end if;
+    -- Tell the scheduler at once (a notice reaches the client mid-statement),
+    -- then wait until it lets this session go on.
+    raise notice 'harness:pause %', p_point;
     perform pg_advisory_lock_shared(s::int, p_point);
     perform pg_advisory_unlock_shared(s::int, p_point);
 end $$;
@@ -57,6 +60,11 @@ class PausePoint:
 
     def describe(self) -> str:
         return f"{self.function} line {self.line}: {self.statement}"
+
+    def short(self) -> str:
+        """``use_session:7 UPDATE``"""
+        word = (self.statement.split() or ["?"])[0].upper()
+        return f"{self.function.rpartition('.')[2]}:{self.line} {word}"
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..check.verdict import PROPERTIES, Verdict
 from ..history import Call
-from .transcript import transcript
+from .transcript import schedule_transcript, transcript
 
 __all__ = ["prepare_dir", "counterexample_doc", "write_json", "write_failure"]
 
@@ -59,11 +59,13 @@ def counterexample_doc(failure: Any, context: dict[str, Any]) -> dict[str, Any]:
     return {
         "format": "harness-counterexample/1",
         "program": obs.program.to_json(),
+        "schedule": list(obs.schedule) if obs.schedule is not None else None,
         **context,
         **verdict_doc(failure.verdict),
         "calls": [_call_doc(c) for c in obs.history.calls()],
         "audit": [asdict(r) for r in obs.audit],
         "finals": list(obs.finals),
+        "actions": [{"session": a.session, "text": a.text} for a in obs.actions],
     }
 
 
@@ -73,6 +75,9 @@ def write_failure(report_dir: Path, failure: Any, context: dict[str, Any]) -> li
     first = failure.verdict.first()
     lines = transcript(obs.program.packs, obs.history.calls(), obs.audit,
                        highlight=first.calls if first else ())
+    if obs.schedule is not None:
+        lines += ["", f"schedule {list(obs.schedule)}, step by step:"]
+        lines += schedule_transcript(obs.actions, len(obs.program.threads))
     write_json(report_dir / "counterexample.json", counterexample_doc(failure, context))
     obs.history.to_jsonl(report_dir / "history.jsonl")
     (report_dir / "transcript.txt").write_text("\n".join(lines) + "\n")

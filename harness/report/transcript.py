@@ -8,7 +8,7 @@ from typing import Sequence
 
 from ..history import AuditRow, Call, Outcome, Pack
 
-__all__ = ["transcript", "committed_line"]
+__all__ = ["transcript", "committed_line", "schedule_transcript"]
 
 _COL = 26
 
@@ -54,7 +54,7 @@ def transcript(
             events.append((c.completed_at, 1, c, False))
     events.sort(key=lambda e: (e[0], e[1]))
     lines.append("")
-    lines.append("  ms     " + "".join(f"t{t}".ljust(_COL) for t in threads))
+    lines.append(("  ms     " + "".join(f"t{t}".ljust(_COL) for t in threads)).rstrip())
     marked = set(highlight)
     for at, _, c, is_invoke in events:
         star = "*" if c.call in marked else " "
@@ -68,4 +68,19 @@ def transcript(
         by_p.setdefault(r.purchase, []).append(r)
     for i, p in enumerate(packs):
         lines.append(committed_line(i, p, by_p.get(i, []), calls))
+    return lines
+
+
+def schedule_transcript(actions: Sequence[object], sessions: int) -> list[str]:
+    """The scheduler's actions, one column per session, in the order they
+    happened: ``<paused ...>`` where a session waits at a pause point,
+    ``<waiting ...>`` / ``<... completed>`` where it waits on a lock."""
+    width = 36
+    head = "step  " + "".join(f"t{i}".ljust(width) for i in range(sessions))
+    lines = [head.rstrip()]
+    for n, a in enumerate(actions, 1):
+        cells = [""] * sessions
+        text = str(getattr(a, "text"))
+        cells[getattr(a, "session")] = text if len(text) < width - 1 else text[: width - 4] + "..>"
+        lines.append(f"{n:4d}  " + "".join(c.ljust(width) for c in cells).rstrip())
     return lines

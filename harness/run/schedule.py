@@ -63,6 +63,10 @@ class _Session:
     task: asyncio.Task[Any] | None = None
     paused_at: int | None = None
     blocked: bool = False
+    known: bool = False  # paused_at / blocked are up to date
+    noticed: int | None = None  # the pause point pause() announced
+    signal: asyncio.Event = field(default_factory=asyncio.Event)  # step done or paused
+    passed: set[int] = field(default_factory=set)  # points released, not yet taken back
     call_id: int = -1
 
     @property
@@ -119,11 +123,15 @@ class Scheduler:
                 self.dsn, autocommit=True, application_name=f"harness-s{key}",
                 options=f"-c statement_timeout={self.statement_timeout_ms} "
                         f"-c harness.session={key}")
-            self.sessions.append(_Session(len(self.sessions), key, conn, conn.info.backend_pid))
+            sess = _Session(len(self.sessions), key, conn, conn.info.backend_pid)
+            conn.add_notice_handler(_notice_handler(sess))
+            self.sessions.append(sess)
 
     async def _hold_all(self, sessions: Sequence[_Session]) -> None:
         """Take every (session, point) lock the sessions may wait on."""
         assert self.control is not None
+        for s in sessions:
+            s.passed.clear()
         want = [(s.key, p) for s in sessions for p in self.points]
         todo = [k for k in want if k not in self.held]
         if todo:
@@ -146,7 +154,8 @@ class Scheduler:
         ids = itertools.count()
         for s, calls in zip(sessions, program.threads):
             s.calls = [(next(ids), c.op, c.purchase) for c in calls]
-            s.next_call, s.gen, s.pending, s.task, s.paused_at, s.blocked = 0, None, None, None, None, False
+            s.next_call, s.gen, s.pending, s.task = 0, None, None, None
+            s.paused_at, s.blocked, s.known = None, False, False
         events: list[Event] = []
         run = ScheduleRun(History(), [], [])
         choices = iter(schedule)
@@ -167,16 +176,38 @@ class Scheduler:
         run.history = History(sorted(events, key=lambda e: e.at))
         return run
 
+    async def _relock(self, s: _Session, unlock: int | None = None) -> None:
+        """Release ``unlock`` (letting ``s`` go on), and take back the points ``s``
+        passed earlier, for its next visit; one round trip. A point is taken
+        back only once its session is seen stopped somewhere else, so it has
+        left ``pause()`` and holds no shared lock there."""
+        assert self.control is not None
+        back = sorted(p for p in s.passed if p != unlock)
+        if unlock is None and not back:
+            return
+        cur = await self.control.execute(
+            "select case when %s then pg_advisory_unlock(%s, %s) end, "
+            "array(select p from unnest(%s::int[]) p where pg_try_advisory_lock(%s, p))",
+            (unlock is not None, s.key, unlock or 0, back, s.key), prepare=True)
+        row = await cur.fetchone()
+        assert row is not None
+        retaken = set(row[1] or ())
+        self.held.update((s.key, p) for p in retaken)
+        s.passed = {p for p in back if p not in retaken}
+        if unlock is not None:
+            self.held.discard((s.key, unlock))
+            s.passed.add(unlock)
+
     async def _move(self, s: _Session, row_ids: Sequence[str], events: list[Event],
                     run: ScheduleRun) -> None:
         if s.paused_at is not None:
-            point = s.paused_at
-            s.paused_at = None
-            assert self.control is not None
-            await self.control.execute("select pg_advisory_unlock(%s, %s)", (s.key, point))
-            self.held.discard((s.key, point))
-            run.actions.append(Action(s.index, f"passes pause {point}"))
+            point, s.paused_at = s.paused_at, None
+            s.known, s.noticed = False, None
+            s.signal.clear()
+            await self._relock(s, unlock=point)
+            run.actions.append(Action(s.index, "resumes"))
             return
+        await self._relock(s)
         if s.gen is None:
             cid, op, purchase = s.calls[s.next_call]
             s.next_call += 1
@@ -187,65 +218,72 @@ class Scheduler:
             s.pending = next(s.gen)
         assert s.pending is not None
         step, s.pending = s.pending, None
+        s.known, s.noticed = False, None
+        s.signal.clear()
         s.task = asyncio.ensure_future(_execute(s.conn, step))
+        s.task.add_done_callback(lambda _: s.signal.set())
 
     async def _settle(self, sessions: Sequence[_Session], events: list[Event],
                       run: ScheduleRun, wait_for_change: bool = False) -> None:
-        """Wait until no session is running: each is idle, paused, blocked or done."""
+        """Wait until no session is running: each is idle, paused, blocked or done.
+
+        A session seen paused stays paused until we release it; any other
+        session in flight is asked about again after anything finishes, since
+        a commit may have woken it from a lock wait.
+        """
         assert self.control is not None
         deadline = time.monotonic() + self.statement_timeout_ms / 1000 + 5
-        before = [(s.paused_at, s.blocked, s.task is None) for s in sessions]
         while True:
+            finished = False
             for s in sessions:
                 if s.task is not None and s.task.done():
                     self._finish_step(s, events, run)
-            flying = [s for s in sessions if s.task is not None]
-            if flying:
-                cur = await self.control.execute(
-                    "select pid, locktype, classid::int, objid::int from pg_locks "
-                    "where not granted and pid = any(%s)", ([s.pid for s in flying],))
-                waits = await cur.fetchall()
-            else:
-                waits = []
-            running = False
-            for s in flying:
-                if s.task is not None and s.task.done():
-                    running = True  # finished meanwhile: collect it on the next pass
-                    continue
-                mine = [w for w in waits if w[0] == s.pid]
-                pause = [w for w in mine if w[1] == "advisory" and w[2] == s.key]
-                if pause:
-                    if s.paused_at != pause[0][3]:
-                        s.paused_at = pause[0][3]
-                        pp = self.points.get(s.paused_at)
-                        run.actions.append(Action(s.index, f"<paused before {pp.describe() if pp else s.paused_at}>"))
-                    s.blocked = False
-                elif mine:
-                    if not s.blocked:
-                        run.actions.append(Action(s.index, "<waiting ...>"))
+                    finished = True
+            if finished:
+                for s in sessions:
+                    if s.task is not None and s.paused_at is None:
+                        s.known = False  # a lock wait may have ended
+            for s in sessions:
+                if s.task is not None and not s.known and s.noticed is not None:
+                    self._paused(s, s.noticed, run)  # pause() told us (RAISE NOTICE)
+            unknown = [s for s in sessions if s.task is not None and not s.known]
+            if not unknown:
+                if not (wait_for_change and not finished):
+                    return
+                unknown = [s for s in sessions if s.task is not None]
+            # Most steps finish, or reach a pause, within a moment: wait for that
+            # first, and only then ask the server who is waiting on a lock.
+            waiters = [asyncio.ensure_future(s.signal.wait()) for s in unknown]
+            done, pending = await asyncio.wait(waiters, timeout=0.002,
+                                               return_when=asyncio.FIRST_COMPLETED)
+            for w in pending:
+                w.cancel()
+            if done:
+                continue
+            cur = await self.control.execute(
+                "select pid, locktype = 'advisory' and classid::int = k.key, objid::int "
+                "from pg_locks join unnest(%s::int[], %s::int[]) as k(pid_, key) "
+                "on pid = k.pid_ where not granted",
+                ([s.pid for s in unknown], [s.key for s in unknown]), prepare=True)
+            waits = {pid: (is_pause, obj) for pid, is_pause, obj in await cur.fetchall()}
+            for s in unknown:
+                if s.task is None or s.task.done() or s.pid not in waits:
+                    continue  # finished, or still running: ask again
+                is_pause, obj = waits[s.pid]
+                s.known = True
+                if is_pause:
+                    self._paused(s, obj, run)
+                elif not s.blocked:
                     s.blocked = True
-                else:
-                    running = True
-            now = [(s.paused_at, s.blocked, s.task is None) for s in sessions]
-            if not running and not (wait_for_change and now == before):
-                await self._rehold(sessions)
-                return
+                    run.actions.append(Action(s.index, "<waiting ...>"))
             if time.monotonic() > deadline:
                 raise RuntimeError("scheduler: sessions neither finished nor waited in time")
-            await asyncio.sleep(0.0002)
 
-    async def _rehold(self, sessions: Sequence[_Session]) -> None:
-        """Take back the locks of points that sessions have passed, for their next visit."""
-        free = [(s.key, p) for s in sessions for p in self.points
-                if (s.key, p) not in self.held and s.paused_at != p]
-        if free:
-            assert self.control is not None
-            # try: a session still inside pause() holds the shared lock a moment.
-            cur = await self.control.execute(
-                "select k1, k2 from unnest(%s::int[], %s::int[]) as t(k1, k2) "
-                "where pg_try_advisory_lock(k1, k2)",
-                ([k for k, _ in free], [p for _, p in free]))
-            self.held.update((k, p) for k, p in await cur.fetchall())
+    def _paused(self, s: _Session, point: int, run: ScheduleRun) -> None:
+        s.known, s.paused_at, s.blocked = True, point, False
+        pp = self.points.get(point)
+        where = pp.short() if pp else f"pause {point}"
+        run.actions.append(Action(s.index, f"<paused at {where}>"))
 
     def _finish_step(self, s: _Session, events: list[Event], run: ScheduleRun) -> None:
         task, s.task = s.task, None
@@ -279,3 +317,12 @@ class Scheduler:
 async def _execute(conn: psycopg.AsyncConnection[Any], step: Step) -> list[Any]:
     cur = await conn.execute(step.sql, step.params, prepare=True)
     return await cur.fetchall()
+
+
+def _notice_handler(s: _Session) -> Any:
+    def on_notice(diag: psycopg.errors.Diagnostic) -> None:
+        msg = diag.message_primary or ""
+        if msg.startswith("harness:pause "):
+            s.noticed = int(msg.split()[1])
+            s.signal.set()
+    return on_notice
