@@ -28,7 +28,7 @@ from .report import files
 from .run.example import Lab
 from .target import SESSION_PACK
 from .workload import OPS, Program
-from .workload.ops import FUNCTIONS
+from .workload.ops import FUNCTIONS, ISOLATION_LEVELS
 
 EXAMPLES_STRESS = """\
 examples:
@@ -100,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="most purchases in one example (default 3)")
     g.add_argument("--ops", default="use,release",
                    help=f"operations to call, comma-separated, from {', '.join(OPS)}")
+    g.add_argument("--isolation", choices=list(ISOLATION_LEVELS), default=None,
+                   help="run every call in an explicit transaction at this level "
+                        "(default: autocommit, as the app calls them)")
     g.add_argument("--examples", type=_positive(int, 1), default=100_000,
                    help="stop after this many examples (default: only the time budget)")
     g.add_argument("--time-budget", type=_positive(float, 0.1), default=60.0,
@@ -176,7 +179,7 @@ def cmd_stress(args: argparse.Namespace) -> int:
         raise HarnessError("--threads: at most 64")
     seed = args.seed if args.seed is not None else random.randrange(2**32)
     settings = SearchSettings(
-        mode=args.mode, ops=ops, max_threads=args.threads, max_calls_per_thread=args.calls,
+        mode=args.mode, ops=ops, isolation=args.isolation, max_threads=args.threads, max_calls_per_thread=args.calls,
         max_packs=args.packs, time_budget=args.time_budget, max_examples=args.examples,
         shrink_budget=args.shrink_budget, seed=seed, use_audit=not args.no_audit,
     )
@@ -233,6 +236,8 @@ def _summary(result: SearchResult, s: SearchSettings, info: ServerInfo,
         "elapsed_seconds": round(result.elapsed, 3),
         "setup_seconds": round(setup, 3),
         "calls_per_second": round(result.calls / result.elapsed, 1) if result.elapsed else None,
+        "failed_calls_by_sqlstate": result.errors,
+        "isolation": s.isolation,
         "postgres_version": info.version,
         "backend": info.backend,
         **context,
@@ -258,8 +263,11 @@ def _print_outcome(result: SearchResult, lines: list[str], report_dir: Path,
     rate = result.calls / result.elapsed if result.elapsed else 0
     figures = (f"{result.examples} examples, {result.calls} calls in {result.elapsed:.1f} s "
                f"({rate:,.0f} calls/s)")
+    errors = ", ".join(f"{k} x{v}" for k, v in sorted(result.errors.items()))
     if result.failure is None:
         _say(f"PASS: every property held; {figures}")
+        if errors:
+            _say(f"calls that failed as the isolation level allows: {errors}")
         _say(f"report: {report_dir}/summary.json")
         return
     f = result.failure

@@ -47,7 +47,7 @@ FIND_BUDGET = 20.0 * _SCALE
 
 
 def search_settings(**overrides: object) -> SearchSettings:
-    base: dict[str, object] = dict(time_budget=PASS_BUDGET, shrink_budget=5.0,
+    base: dict[str, object] = dict(time_budget=PASS_BUDGET, shrink_budget=20.0 * _SCALE,
                                    shrink_repeats=4, confirm_runs=5, seed=12345)
     base.update(overrides)
     return SearchSettings(**base)  # type: ignore[arg-type]

@@ -1,44 +1,45 @@
 """Linearizability of a history of counter calls against ``harness.model``.
 
-The search is Wing & Gong's, with Lowe's memoisation, as Porcupine runs it:
+The search is Wing & Gong's with Lowe's memoisation, as Porcupine runs it:
 
 * the history is split by purchase (calls on different rows never interact,
-  so each partition is checked alone -- "P-compositionality");
+  so each partition is checked alone: "P-compositionality");
 * a partition becomes a doubly linked list of call and return entries in time
-  order. The search repeatedly takes a call whose call entry comes before the
-  first remaining return entry (it may take effect now), applies it to the
-  model and unlinks both its entries; when it meets a return entry whose call
-  has not been placed yet, that call should already have taken effect, so it
-  backtracks. The list is empty when every call has been placed;
-* a configuration (set of placed calls as a bitset, model state) is never
-  explored twice: the future depends on nothing else.
+  order. A call may take effect next when its call entry comes before the
+  first remaining return entry; the search applies it to the model and
+  unlinks both its entries. When nothing may go next, the call owning that
+  first return entry cannot be placed in time, so the search undoes its last
+  choice. It succeeds when the list is empty;
+* a configuration (placed calls as a bitset, model state) is explored once.
 
 Outcomes: ``fail`` calls did not take effect and are dropped; ``ok`` calls
-must take effect inside their window with their observed result; ``info``
-calls get no return entry (no upper bound) and no observed result. Placing an
-unknown call last changes no observed result, so requiring every call to be
-placed never turns an info call into a false violation.
+take effect inside their window with their observed result; ``info`` calls
+may take effect at any time after their invocation (even after a recorded
+completion, since nobody knows when the server acted) with any result, or
+not at all: they are optional, so they can never cause a false violation.
 
-Ties: a return and a call entry at the same instant count as overlapping,
-the order that can only make the checker more permissive.
+A return and an invocation at the same instant count as overlapping: the
+permissive reading. The loop is iterative and works on small integers only
+(entries, interned states and results); see ``bench/checker.py`` for speed.
 
-The loop is iterative and works on small integers only (entries, interned
-states and results), so 100,000 calls check in well under two seconds.
-
-When a partition fails, ``_minimise`` shrinks it to a certificate a person
-can read; see there. Pure: no psycopg.
+A failing partition is shrunk to a certificate and explained in a sentence
+(``_minimise``, ``_explain``). Pure: no psycopg, no I/O.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Sequence
 
 from harness import model
 from harness.history import Call, Outcome, Pack
 from harness.model import PackState
 
-__all__ = ["LinFailure", "LinResult", "check_linearizable", "check_partition", "linearizable"]
+__all__ = [
+    "LinFailure", "LinResult", "Undecided", "check_linearizable", "check_partition",
+    "linearizable",
+]
 
 _NEVER = 1 << 80  # sort key of a return that never comes (info calls)
 
@@ -50,12 +51,13 @@ _Op = tuple
 class LinFailure:
     """Why one purchase's calls have no valid order.
 
-    ``calls`` cannot be ordered starting from ``start``, whatever the other
-    calls of the purchase did (they may or may not have taken effect, any
-    time after they were invoked); ``start`` is the pack's initial state, or,
-    when ``folded`` > 0, the one state the first ``folded`` calls leave (they
-    all completed before any of ``calls`` began). ``closest`` is the longest
-    order of ``calls`` the search could build before getting stuck.
+    ``calls`` (all ``ok``) have no order that respects real time and the model
+    starting from ``start``, whatever the purchase's other calls did, had
+    they taken effect or not, at any time after their invocation. ``start``
+    is the pack's initial state or, when ``folded`` > 0, the only state the
+    first ``folded`` calls can leave (all of them returned before any later
+    call began). ``closest`` is the longest order of ``calls`` the search
+    built before getting stuck; ``explanation`` says it in a sentence or two.
     """
 
     purchase: int
@@ -68,37 +70,58 @@ class LinFailure:
 
 @dataclass(frozen=True)
 class LinResult:
+    """``ok``: every purchase was shown linearizable. ``undecided``: purchases
+    whose search ran out of ``max_steps`` (never a violation by itself)."""
+
     ok: bool
     failures: tuple[LinFailure, ...] = ()
     checked: int = 0  # calls checked (fail outcomes excluded)
+    undecided: tuple[int, ...] = ()
 
     def failure(self, purchase: int) -> LinFailure | None:
         return next((f for f in self.failures if f.purchase == purchase), None)
 
 
-def check_linearizable(packs: Sequence[Pack], calls: Sequence[Call]) -> LinResult:
-    """Check every purchase's calls; ``packs[i]`` is purchase ``i``'s initial state."""
+class Undecided(RuntimeError):
+    """The search ran out of ``max_steps`` before it could answer."""
+
+
+def check_linearizable(packs: Sequence[Pack], calls: Sequence[Call], *,
+                       max_steps: int | None = None) -> LinResult:
+    """Check every purchase's calls; ``packs[i]`` is purchase ``i``'s initial
+    state. ``max_steps`` bounds the search per purchase (None: no bound)."""
     parts: dict[int, list[Call]] = {}
+    fail, part = Outcome.FAIL, model.partition
     for c in calls:
-        if c.outcome is not Outcome.FAIL:
-            parts.setdefault(model.partition(c), []).append(c)
-    failures = []
+        if c.outcome is not fail:
+            parts.setdefault(part(c), []).append(c)
+    failures, undecided = [], []
     for purchase in sorted(parts):
         if not 0 <= purchase < len(packs):
             raise ValueError(
                 f"call on purchase {purchase}, but the workload has {len(packs)} packs "
                 f"(indices 0..{len(packs) - 1})")
-        failure = check_partition(packs[purchase], parts[purchase])
+        try:
+            failure = check_partition(packs[purchase], parts[purchase], max_steps=max_steps)
+        except Undecided:
+            undecided.append(purchase)
+            continue
         if failure is not None:
             failures.append(failure)
-    return LinResult(not failures, tuple(failures), sum(map(len, parts.values())))
+    return LinResult(not failures and not undecided, tuple(failures),
+                     sum(map(len, parts.values())), tuple(undecided))
 
 
-def check_partition(pack: Pack, calls: Sequence[Call]) -> LinFailure | None:
-    """Check the calls of one purchase; None when linearizable."""
+def check_partition(pack: Pack, calls: Sequence[Call], *,
+                    max_steps: int | None = None) -> LinFailure | None:
+    """Check the calls of one purchase; None when linearizable. Raises
+    ``Undecided`` if ``max_steps`` runs out before an answer."""
     calls = _sorted(calls)
     start = model.init(pack)
-    if _search(start, [_strict(c) for c in calls]).ok:
+    found = _search(start, [_strict(c) for c in calls], budget=max_steps)
+    if found.ok is None:
+        raise Undecided(f"no answer within {max_steps} search steps")
+    if found.ok:
         return None
     return _minimise(start, calls)
 
@@ -109,12 +132,14 @@ def linearizable(start: PackState, calls: Sequence[Call]) -> bool:
 
 
 def _sorted(calls: Sequence[Call]) -> list[Call]:
+    """Drop ``fail`` calls, sort by invocation, and refuse unknown operations
+    early, before the model would raise deep inside a search."""
     kept = [c for c in calls if c.outcome is not Outcome.FAIL]
-    for c in kept:
-        if c.op not in model.OPS:
-            raise ValueError(f"{c.describe()}: unknown operation {c.op!r}; the model knows "
-                             f"{', '.join(model.OPS)}")
-    return sorted(kept, key=lambda c: (c.invoked_at, c.call))
+    for op in {c.op for c in kept} - set(model.OPS):
+        c = next(c for c in kept if c.op == op)
+        raise ValueError(f"{c.describe()}: unknown operation {op!r}; the model knows "
+                         f"{', '.join(model.OPS)}")
+    return sorted(kept, key=attrgetter("invoked_at", "call"))
 
 
 def _strict(c: Call) -> _Op:
@@ -147,32 +172,43 @@ def _search(start: PackState, ops: Sequence[_Op], *, collect: bool = False,
     """Wing & Gong / Lowe over ``ops``. Op ``i`` has call entry ``2i`` and
     return entry ``2i + 1``; ``head`` is the list's sentinel.
 
-    One refinement over Porcupine: calls with the same operation and the same
-    result are interchangeable, so among those that may go next only the one
-    that must return first is tried (swapping two such calls in any valid
-    order keeps it valid). Under contention, where many ``use -> false`` or
-    unknown calls wait together, this turns 2^k subsets into k + 1 counts.
+    Two refinements over Porcupine, both from one observation: calls with the
+    same operation and the same result are interchangeable, so among those
+    that may go next only the one that must return first is tried (swapping
+    two such calls in any valid order keeps it valid). Under contention, where
+    many ``use -> false`` wait together, this turns 2^k subsets into k + 1
+    counts. Unknown calls (no result, no return) are all alike per operation:
+    they live in one queue per operation, outside the list, and are optional
+    (the search is done when the list is empty); they are tried last, just in
+    time for a call that needs them.
     """
     found = _Found()
     n = len(ops)
-    if n == 0:
-        found.ok = True
-        found.finals.add(start)
-        return found
-
-    keys = []
-    for _, _, inv, ret in ops:
-        keys.append(inv * 2)  # call before return at equal time: overlapping
-        keys.append(_NEVER if ret is None else ret * 2 + 1)
+    keys = [0] * (2 * n)
+    listed: list[int] = []
+    queues: dict[str, list[int]] = {}
+    for i, (name, res, inv, ret) in enumerate(ops):
+        keys[2 * i] = inv * 2  # call before return at equal time: overlapping
+        keys[2 * i + 1] = _NEVER if ret is None else ret * 2 + 1
+        if res is None and ret is None:
+            queues.setdefault(name, []).append(i)
+        else:
+            listed += (2 * i, 2 * i + 1)
+    due = keys[1::2]  # return key of op i
     head = 2 * n
     nxt = [-1] * (head + 1)
     prv = [-1] * (head + 1)
     p = head
-    for e in sorted(range(head), key=keys.__getitem__):
+    for e in sorted(listed, key=keys.__getitem__):
         nxt[p] = e
         prv[e] = p
         p = e
-    due = keys[1::2]  # return key of op i
+    weak = [sorted(q, key=keys[::2].__getitem__) for q in queues.values()]
+    weak_of = [-1] * n  # queue of an unknown op
+    for w, q in enumerate(weak):
+        for i in q:
+            weak_of[i] = w
+    taken = [0] * len(weak)  # how many of each queue are placed (always its head)
 
     # Intern results (by type too: True is not 1) and states as small ints, and
     # memoise the model's transitions, so the hot loop never builds objects.
@@ -184,33 +220,100 @@ def _search(start: PackState, ops: Sequence[_Op], *, collect: bool = False,
     sid_of = {start: 0}
     trans: dict[int, int] = {}  # sid * nr + rid -> next sid, or -1 if refused
 
-    def candidates() -> list[int]:
-        """Ops whose call entry precedes the first return entry, one per class."""
-        out: list[int] = []
+    def move(s: int, i: int) -> int:
+        """The state after op ``i`` in state ``s``, or -1 if the model refuses."""
+        tk = s * nr + rid[i]
+        t = trans.get(tk)
+        if t is None:
+            name, _, res = rdefs[rid[i]]
+            ok, after = model.step(states[s], name, res)
+            if not ok:
+                t = -1
+            else:
+                t = sid_of.get(after)
+                if t is None:
+                    t = sid_of[after] = len(states)
+                    states.append(after)
+            trans[tk] = t
+        return t
+
+    nw = len(weak)
+
+    def candidates(s: int, chain: int) -> list[tuple[int, int, int]]:
+        """(op, next state, chain) for the ops that may go next in state ``s``:
+        known ops one per class, earliest return first, then unknown ones.
+
+        ``chain`` is -1, or ``s0 * nw + w`` while unknown ops are being placed
+        since state ``s0`` (``w`` the queue that began it). Unknown ops are only
+        placed just in time: a run of them must end with a known op the model
+        refused in ``s0``, and goes one way (an unknown op that did nothing
+        is pointless). Any valid order can be rearranged into that shape:
+        for this model an unknown call moves the counter by one at most.
+        """
+        reps: list[int] = []
         e = nxt[head]
-        while e != -1 and not e & 1:
+        if e != -1 and (nxt[e] == -1 or nxt[e] & 1):  # the common case: one call
+            reps.append(e >> 1)
+            e = nxt[e]
+        while e != -1 and not e & 1:  # call entries before the first return entry
             i = e >> 1
             r = rid[i]
-            for k, j in enumerate(out):
+            for k, j in enumerate(reps):
                 if rid[j] == r:
                     if due[i] < due[j]:
-                        out[k] = i
+                        reps[k] = i
                     break
             else:
-                out.append(i)
+                reps.append(i)
             e = nxt[e]
+        if len(reps) > 1:
+            reps.sort(key=due.__getitem__)
+        out = []
+        s0 = -1 if chain < 0 else chain // nw
+        for i in reps:
+            t = trans.get(s * nr + rid[i])
+            if t is None:
+                t = move(s, i)
+            if t < 0:
+                continue
+            if s0 < 0:
+                if t == s:
+                    # A known no-op the model accepts now can be moved to now
+                    # from wherever a valid order puts it: nothing else to try.
+                    return [(i, t, -1)]
+            elif move(s0, i) >= 0 or move(frames[-1][3], i) >= 0:
+                continue  # it did not need all the unknown ops before it
+            out.append((i, t, -1))
+        if not weak:
+            return out
+        horizon = _NEVER if e == -1 else keys[e]
+        way = 0 if s0 < 0 else _way(states[s0], states[s])
+        for w, q in enumerate(weak):
+            k = taken[w]
+            if k < len(q) and keys[2 * q[k]] < horizon:
+                i = q[k]
+                t = move(s, i)
+                if t >= 0 and t != s and (way == 0 or _way(states[s], states[t]) == way):
+                    out.append((i, t, chain if s0 >= 0 else s * nw + w))
         return out
 
-    seen: set[tuple[int, int]] = set()
-    frames: list[tuple] = []  # (candidates, next index, op placed, state, bitset) per level
+    seen: set[tuple[int, int, int]] = set()
+    frames: list[tuple] = []  # per level: (candidates, next index, op placed, and the
+    #                           state, bitset and chain before it)
     path: list[int] = []  # ops placed, in order
     best: list[int] = []
     agree = 0  # path[:agree] == best[:agree]
-    limit = -1 if budget is None else budget
+    limit = -1 if budget is None else max(budget, 1)
     steps = 0
     s = 0
     lin = 0
-    cands = candidates()
+    if nxt[head] == -1:
+        found.ok = True
+        if not collect:
+            return found
+        found.finals.add(start)
+    chain = -1
+    cands = candidates(s, chain)
     at = 0
     while True:
         steps += 1
@@ -219,65 +322,56 @@ def _search(start: PackState, ops: Sequence[_Op], *, collect: bool = False,
             found.steps = steps
             return found
         if at < len(cands):
-            i = cands[at]
+            i, t, c = cands[at]
             at += 1
-            tk = s * nr + rid[i]
-            t = trans.get(tk)
-            if t is None:
-                name, _, res = rdefs[rid[i]]
-                ok, after = model.step(states[s], name, res)
-                if not ok:
-                    t = -1
-                else:
-                    t = sid_of.get(after)
-                    if t is None:
-                        t = sid_of[after] = len(states)
-                        states.append(after)
-                trans[tk] = t
-            if t < 0:
-                continue
             nl = lin | (1 << i)
-            key = (nl, t)
+            key = (nl, t, c)
             if key in seen:
                 continue
             seen.add(key)
-            frames.append((cands, at, i, s, lin))
-            s, lin = t, nl
-            e = 2 * i  # unlink the call entry...
-            a, b = prv[e], nxt[e]
-            nxt[a] = b
-            prv[b] = a
-            e += 1  # ...and its return entry
-            a, b = prv[e], nxt[e]
-            nxt[a] = b
-            if b != -1:
+            frames.append((cands, at, i, s, lin, chain))
+            s, lin, chain = t, nl, c
+            w = weak_of[i]
+            if w >= 0:
+                taken[w] += 1
+            else:
+                e = 2 * i  # unlink the call entry...
+                a, b = prv[e], nxt[e]
+                nxt[a] = b
                 prv[b] = a
+                e += 1  # ...and its return entry
+                a, b = prv[e], nxt[e]
+                nxt[a] = b
+                if b != -1:
+                    prv[b] = a
             if track:
                 path.append(i)
                 if len(path) > len(best):
                     best[agree:] = path[agree:]
                     agree = len(path)
-            if nxt[head] == -1:  # everything placed
+            if nxt[head] == -1:  # every known call placed
                 if not collect:
                     found.ok = True
                     break
-                found.finals.add(states[s])
-                cands, at = [], 0  # then keep looking for other end states
-            else:
-                cands, at = candidates(), 0
+                found.finals.add(states[s])  # and keep looking for other end states
+            cands, at = candidates(s, chain), 0
         else:  # nothing left to try at this level: undo the choice that led here
             if not frames:
                 break
-            cands, at, i, s, lin = frames.pop()
-            e = 2 * i + 1  # relink in reverse order of unlinking (dancing links)
-            a, b = prv[e], nxt[e]
-            nxt[a] = e
-            if b != -1:
+            cands, at, i, s, lin, chain = frames.pop()
+            w = weak_of[i]
+            if w >= 0:
+                taken[w] -= 1
+            else:
+                e = 2 * i + 1  # relink in reverse order of unlinking (dancing links)
+                a, b = prv[e], nxt[e]
+                nxt[a] = e
+                if b != -1:
+                    prv[b] = e
+                e -= 1
+                a, b = prv[e], nxt[e]
+                nxt[a] = e
                 prv[b] = e
-            e -= 1
-            a, b = prv[e], nxt[e]
-            nxt[a] = e
-            prv[b] = e
             if track:
                 path.pop()
                 if agree > len(path):
@@ -287,6 +381,12 @@ def _search(start: PackState, ops: Sequence[_Op], *, collect: bool = False,
     found.steps = steps
     found.closest = best
     return found
+
+
+def _way(a: PackState, b: PackState) -> int:
+    """Which way the counter moved from ``a`` to ``b``: -1, 0 or 1."""
+    x, y = a.used or 0, b.used or 0
+    return (y > x) - (y < x)
 
 
 # -- minimising and explaining a failure ----------------------------------------

@@ -15,10 +15,11 @@ import time
 from typing import Sequence
 
 import psycopg
+from psycopg.pq import TransactionStatus
 
 from ..history import Complete, Event, History, Invoke, Outcome
-from ..workload import OPS, OpCall, Program
-from ..workload.ops import OpGen
+from ..workload import OpCall, Program
+from ..workload.ops import OpGen, start
 
 __all__ = ["FreeRunner", "classify", "drive"]
 
@@ -38,8 +39,8 @@ def drive(conn: psycopg.Connection, gen: OpGen) -> tuple[object, tuple[int, ...]
     try:
         step = next(gen)
         while True:
-            rows = conn.execute(step.sql, step.params, prepare=True).fetchall()
-            step = gen.send(rows)
+            cur = conn.execute(step.sql, step.params, prepare=True)
+            step = gen.send(cur.fetchall() if cur.description is not None else [])
     except StopIteration as done:
         return done.value  # type: ignore[no-any-return]
 
@@ -85,10 +86,11 @@ class _Worker:
         row_ids: Sequence[str],
         barrier: threading.Barrier,
         out: list[Event],
+        isolation: str | None = None,
     ) -> None:
         try:
             barrier.wait()
-            self._run(calls, call_ids, row_ids, out)
+            self._run(calls, call_ids, row_ids, out, isolation)
         except BaseException as e:  # surfaced by FreeRunner.run
             self.crash = e
 
@@ -98,6 +100,7 @@ class _Worker:
         call_ids: Sequence[int],
         row_ids: Sequence[str],
         out: list[Event],
+        isolation: str | None,
     ) -> None:
         for cid, c in zip(call_ids, calls):
             if self.stopping:
@@ -105,12 +108,15 @@ class _Worker:
             if self.conn is None or self.conn.closed or self.conn.broken:
                 self.connect()  # a lost connection ended the last call as info
             assert self.conn is not None
-            gen = OPS[c.op](row_ids[c.purchase])
+            gen = start(c.op, row_ids[c.purchase], isolation)
             out.append(Invoke(cid, self.index, c.op, c.purchase, time.monotonic_ns(), self.pid))
             try:
                 result, txids = drive(self.conn, gen)
             except psycopg.Error as e:
                 outcome, sqlstate = classify(e)
+                if not self.conn.broken and self.conn.info.transaction_status != TransactionStatus.IDLE:
+                    with contextlib.suppress(psycopg.Error):
+                        self.conn.execute("rollback")
                 msg = _first_line(e.diag.message_primary or str(e))
                 out.append(Complete(cid, outcome, time.monotonic_ns(), sqlstate=sqlstate, error=msg))
                 continue
@@ -150,7 +156,8 @@ class FreeRunner:
         threads = [
             threading.Thread(
                 target=self.workers[i].run,
-                args=(program.threads[i], call_ids[i], row_ids, barrier, outs[i]),
+                args=(program.threads[i], call_ids[i], row_ids, barrier, outs[i],
+                      program.isolation),
                 name=f"harness-w{i}",
                 daemon=True,
             )

@@ -6,7 +6,7 @@ session is doing -- paused at a pause point (waiting on the advisory lock
 ``(session, point)`` the controller holds), blocked on a lock another session
 holds, or done. Only then is the next step chosen. A schedule is a list of
 choices, each an index into the sessions that can move; past its end the
-first session that can move moves. Hypothesis draws and shrinks schedules
+sessions take turns (round robin). Hypothesis draws and shrinks schedules
 like any other value, and a saved one replays exactly.
 
 The same operation generators as the free-running executor are driven here,
@@ -22,11 +22,12 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import psycopg
+from psycopg.pq import TransactionStatus
 
 from ..history import Complete, Event, History, Invoke, Outcome
 from ..pg.pausepoints import PausePoint
-from ..workload import OPS, Program, Step
-from ..workload.ops import OpGen
+from ..workload import Program, Step
+from ..workload.ops import OpGen, start
 from .free import classify
 
 __all__ = ["Scheduler", "Action", "ScheduleRun"]
@@ -92,6 +93,7 @@ class Scheduler:
         self.control: psycopg.AsyncConnection[Any] | None = None
         self.sessions: list[_Session] = []
         self.held: set[tuple[int, int]] = set()
+        self.isolation: str | None = None
 
     def __enter__(self) -> "Scheduler":
         return self
@@ -148,6 +150,7 @@ class Scheduler:
     async def _run(self, program: Program, row_ids: Sequence[str],
                    schedule: Sequence[int]) -> ScheduleRun:
         n = len(program.threads)
+        self.isolation = program.isolation
         await self._ensure(n)
         sessions = self.sessions[:n]
         await self._hold_all(sessions)
@@ -168,7 +171,8 @@ class Scheduler:
                 # (deadlock detection, or a timeout).
                 await self._settle(sessions, events, run, wait_for_change=True)
                 continue
-            choice = next(choices, 0)
+            # Past the drawn choices: round robin, which interleaves the most.
+            choice = next(choices, len(run.taken))
             s = movable[choice % len(movable)]
             run.taken.append(s.index)
             await self._move(s, row_ids, events, run)
@@ -212,7 +216,7 @@ class Scheduler:
             cid, op, purchase = s.calls[s.next_call]
             s.next_call += 1
             s.call_id = cid
-            s.gen = OPS[op](row_ids[purchase])
+            s.gen = start(op, row_ids[purchase], self.isolation)
             events.append(Invoke(cid, s.index, op, purchase, time.monotonic_ns(), s.pid))
             run.actions.append(Action(s.index, f"{op}(p{purchase})"))
             s.pending = next(s.gen)
@@ -315,8 +319,17 @@ class Scheduler:
 
 
 async def _execute(conn: psycopg.AsyncConnection[Any], step: Step) -> list[Any]:
-    cur = await conn.execute(step.sql, step.params, prepare=True)
-    return await cur.fetchall()
+    try:
+        cur = await conn.execute(step.sql, step.params, prepare=True)
+    except psycopg.Error:
+        # Leave the session ready for its next call: end a failed transaction.
+        if not conn.broken and conn.info.transaction_status != TransactionStatus.IDLE:
+            try:
+                await conn.execute("rollback")
+            except psycopg.Error:
+                pass
+        raise
+    return await cur.fetchall() if cur.description is not None else []
 
 
 def _notice_handler(s: _Session) -> Any:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Generator, Sequence
 
-__all__ = ["Step", "OpGen", "OPS", "FUNCTIONS"]
+__all__ = ["Step", "OpGen", "OPS", "FUNCTIONS", "ISOLATION_LEVELS", "start"]
 
 
 @dataclass(frozen=True)
@@ -72,3 +72,22 @@ FUNCTIONS: dict[str, str] = {
     "use": "public.use_session(uuid)",
     "release": "public.release_session(uuid)",
 }
+
+ISOLATION_LEVELS: dict[str, str] = {
+    "read-committed": "read committed",
+    "repeatable-read": "repeatable read",
+    "serializable": "serializable",
+}
+
+
+def _in_transaction(gen: OpGen, level: str) -> OpGen:
+    yield Step(f"begin isolation level {ISOLATION_LEVELS[level]}")
+    result = yield from gen
+    yield Step("commit")
+    return result
+
+
+def start(op: str, row_id: str, isolation: str | None = None) -> OpGen:
+    """The generator of one call: autocommit, or in an explicit transaction."""
+    gen = OPS[op](row_id)
+    return gen if isolation is None else _in_transaction(gen, isolation)

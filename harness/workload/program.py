@@ -28,6 +28,9 @@ class OpCall:
 class Program:
     packs: tuple[Pack, ...]
     threads: tuple[tuple[OpCall, ...], ...]
+    # None: each call is its own autocommit statement(s); else every call runs
+    # in an explicit transaction at this level (see ops.ISOLATION_LEVELS).
+    isolation: str | None = None
 
     @property
     def calls(self) -> int:
@@ -45,12 +48,15 @@ class Program:
             lines.append(f"p{i}: sessions_used={used} sessions_total={total} expires={p.expiry}")
         for i, calls in enumerate(self.threads):
             lines.append(f"t{i}: " + "; ".join(str(c) for c in calls))
+        if self.isolation:
+            lines.append(f"each call in its own transaction, isolation {self.isolation}")
         return lines
 
     def to_json(self) -> dict[str, Any]:
         return {
             "packs": [{"total": p.total, "used": p.used, "expiry": p.expiry} for p in self.packs],
             "threads": [[[c.op, c.purchase] for c in t] for t in self.threads],
+            "isolation": self.isolation,
         }
 
     @classmethod
@@ -60,7 +66,7 @@ class Program:
             threads = tuple(tuple(OpCall(op, int(pu)) for op, pu in t) for t in d["threads"])
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"not a workload: {e}") from None
-        return cls(packs, threads)
+        return cls(packs, threads, d.get("isolation"))
 
     def dumps(self) -> str:
         return json.dumps(self.to_json())

@@ -41,10 +41,11 @@ def packs(draw: st.DrawFn) -> Pack:
 def programs(
     draw: st.DrawFn,
     ops: Sequence[str] = ("use", "release"),
-    min_threads: int = 2,
+    min_threads: int = 1,
     max_threads: int = 16,
     max_calls_per_thread: int = 8,
     max_packs: int = 3,
+    isolation: str | None = None,
 ) -> Program:
     # Mostly one pack: every thread on one row is where races live.
     n_packs = draw(st.integers(1, max_packs))
@@ -57,4 +58,4 @@ def programs(
         tuple(draw(st.lists(call, min_size=1, max_size=max_calls_per_thread)))
         for _ in range(n_threads)
     )
-    return Program(packs=the_packs, threads=threads)
+    return Program(packs=the_packs, threads=threads, isolation=isolation)
