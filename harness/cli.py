@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import random
 import shlex
@@ -20,6 +21,7 @@ from typing import Any, Iterator, Sequence
 from . import __version__
 from .check.verdict import PROPERTIES
 from .errors import HarnessError
+from .exhaustive import Bound, exhaustive, pin_schedule
 from .explore import SearchResult, SearchSettings, replay, search
 from .pg.migrations import checksums, collect
 from .pg.prepare import migrated_database
@@ -92,6 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="free: threads race (finds races inside single statements too); "
                         "schedule: drawn interleavings with pause points inside functions, "
                         "replayed exactly (default free)")
+    g.add_argument("--exhaustive", metavar="SxK", default=None,
+                   help="instead of sampling, run every interleaving of every program of S "
+                        "sessions with at most K steps each (e.g. 2x4, 3x3); implies "
+                        "--mode schedule")
     g.add_argument("--threads", type=_positive(int, 2), default=8,
                    help="most concurrent connections in one example (2..64, default 8)")
     g.add_argument("--calls", type=_positive(int, 1), default=6,
@@ -183,6 +189,14 @@ def cmd_stress(args: argparse.Namespace) -> int:
         max_packs=args.packs, time_budget=args.time_budget, max_examples=args.examples,
         shrink_budget=args.shrink_budget, seed=seed, use_audit=not args.no_audit,
     )
+    bound = None
+    if args.exhaustive:
+        try:
+            bound = Bound.parse(args.exhaustive)
+        except ValueError as e:
+            raise HarnessError(f"--exhaustive: {e}") from None
+        settings = dataclasses.replace(settings, mode="schedule")
+        args.mode = "schedule"
     mdir = _migrations_dir(args.migrations)
     files.prepare_dir(args.report_dir)
     started = time.monotonic()
@@ -192,13 +206,20 @@ def cmd_stress(args: argparse.Namespace) -> int:
             _say(f"harness stress: {len(sums)} migration files on PostgreSQL {info.version} "
                  f"({info.backend}), ready in {setup:.2f} s; seed {seed}")
         progress = _Progress(args.time_budget)
-        result = search(lab, settings, progress=progress if not args.json else None)
-        progress.done()
+        if bound is not None:
+            result = _exhaustive(lab, settings, bound, args.json)
+        else:
+            result = search(lab, settings, progress=progress if not args.json else None)
+            progress.done()
+            if result.failure is not None and settings.mode == "free":
+                _pin(lab, result, settings)
+    pinned = result.failure is not None and result.failure.observation.schedule is not None
     context = {
         "migrations": str(mdir),
         "overlays": [str(p) for p in args.overlay],
         "checksums": sums,
-        "mode": args.mode,
+        "mode": "schedule" if pinned else args.mode,
+        "found_by": args.mode if bound is None else f"exhaustive {args.exhaustive}",
         "notes": result.notes,
         "settings": {"ops": list(ops), "use_audit": settings.use_audit,
                      "allowed_errors": list(settings.allowed_errors)},
@@ -215,6 +236,46 @@ def cmd_stress(args: argparse.Namespace) -> int:
     else:
         _print_outcome(result, lines, args.report_dir, reproduce)
     return 1 if result.failure is not None else 0
+
+
+def _pin(lab: Lab, result: SearchResult, settings: SearchSettings) -> None:
+    """A free-running race replays by chance; under the scheduler it replays
+    every time. Keep the free-running run as found, and add the schedule."""
+    assert result.failure is not None
+    pinned = pin_schedule(lab, result.failure, settings)
+    if pinned is None:
+        result.notes.append(
+            "no interleaving of the counterexample's steps under the scheduler breaks a "
+            "property: the race is inside a single statement, or needs timing that pause "
+            "points cannot make; replay is free-running, so it reproduces by chance")
+        return
+    runs = dataclasses.replace(settings, mode="schedule")
+    failing, total = replay(lab, pinned.program, runs, settings.confirm_runs,
+                            schedule=pinned.observation.schedule)
+    result.failure = pinned
+    result.shrink_note += (f"; then pinned to a schedule under the step scheduler, which "
+                           f"broke a property in {failing} of {total} replays")
+    result.reproduced = (failing, total)
+    result.broken = pinned.verdict.broken
+
+
+def _exhaustive(lab: Lab, settings: SearchSettings, bound: Bound, quiet: bool) -> SearchResult:
+    ex = exhaustive(lab, settings, bound)
+    result = SearchResult(examples=ex.interleavings, elapsed=ex.elapsed, failure=ex.failure,
+                          notes=list(lab.instrumented.notes if lab.instrumented else ()))
+    result.calls = lab.calls_run
+    result.shrink_note = (f"exhaustive {bound.sessions}x{bound.steps}: the first violating "
+                          "interleaving in depth-first order")
+    if ex.failure is not None:
+        result.first_failure_after = ex.elapsed
+        result.first_failure_calls = lab.calls_run
+        result.reproduced = replay(lab, ex.failure.program, settings, settings.confirm_runs,
+                                   schedule=ex.failure.observation.schedule)
+    if not quiet:
+        _say(f"exhaustive {bound.sessions}x{bound.steps}: {ex.programs} programs, "
+             f"{ex.interleavings} interleavings run, {ex.skipped} branches skipped as "
+             f"symmetric to one run, in {ex.elapsed:.1f} s")
+    return result
 
 
 def _reproduce_command(args: argparse.Namespace) -> str:
@@ -276,10 +337,14 @@ def _print_outcome(result: SearchResult, lines: list[str], report_dir: Path,
         _say(f"  {v.property}: {v.message}")
     _say("")
     p = f.program
-    _say(f"Minimal counterexample: {len(p.threads)} threads, {p.calls} calls "
-         f"(found after {result.first_failure_after:.2f} s and {result.first_failure_calls} calls; "
-         f"{result.shrink_note}; it broke a property again in "
-         f"{result.reproduced[0]} of {result.reproduced[1]} replays)")
+    threads = "1 thread" if len(p.threads) == 1 else f"{len(p.threads)} threads"
+    calls = "1 call" if p.calls == 1 else f"{p.calls} calls"
+    _say(f"Minimal counterexample: {threads}, {calls}; found after "
+         f"{result.first_failure_after:.2f} s and {result.first_failure_calls} calls.")
+    _say(f"  {result.shrink_note[:1].upper()}{result.shrink_note[1:]}.")
+    _say(f"  Replayed: a property broke in {result.reproduced[0]} of "
+         f"{result.reproduced[1]} runs.")
+    _say("")
     for line in lines:
         _say("  " + line if line else "")
     for note in result.notes:

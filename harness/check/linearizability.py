@@ -55,9 +55,10 @@ class LinFailure:
     starting from ``start``, whatever the purchase's other calls did, had
     they taken effect or not, at any time after their invocation. ``start``
     is the pack's initial state or, when ``folded`` > 0, the only state the
-    first ``folded`` calls can leave (all of them returned before any later
-    call began). ``closest`` is the longest order of ``calls`` the search
-    built before getting stuck; ``explanation`` says it in a sentence or two.
+    known calls among the first ``folded`` can leave (all of them returned
+    before any later call began). ``closest`` is the longest order of
+    ``calls`` the search built before getting stuck; ``explanation`` says it
+    in a sentence or two.
     """
 
     purchase: int
@@ -123,7 +124,7 @@ def check_partition(pack: Pack, calls: Sequence[Call], *,
         raise Undecided(f"no answer within {max_steps} search steps")
     if found.ok:
         return None
-    return _minimise(start, calls)
+    return _minimise(start, calls, found)
 
 
 def linearizable(start: PackState, calls: Sequence[Call]) -> bool:
@@ -142,10 +143,21 @@ def _sorted(calls: Sequence[Call]) -> list[Call]:
     return sorted(kept, key=attrgetter("invoked_at", "call"))
 
 
+class _Null:
+    """What an ``ok`` call that returned SQL NULL is checked with: a result no
+    state allows (to the model, None means "unknown")."""
+
+    def __repr__(self) -> str:
+        return "null"
+
+
+_NULL = _Null()
+
+
 def _strict(c: Call) -> _Op:
     """As observed: info calls are unknown and open-ended, ok calls are exact."""
     if c.outcome is Outcome.OK:
-        return (c.op, c.result, c.invoked_at, c.completed_at)
+        return (c.op, _NULL if c.result is None else c.result, c.invoked_at, c.completed_at)
     return _weak(c)
 
 
@@ -158,11 +170,12 @@ def _weak(c: Call) -> _Op:
 
 
 class _Found:
-    __slots__ = ("ok", "finals", "closest", "steps")
+    __slots__ = ("ok", "steps", "far", "finals", "closest")
 
     def __init__(self) -> None:
         self.ok: bool | None = False  # None: gave up (budget spent)
         self.steps = 0  # loop iterations used
+        self.far = -1  # latest return an explored order had to meet next (its time)
         self.finals: set[PackState] = set()  # collect mode: every reachable end state
         self.closest: list[int] = []  # track mode: op indices of the deepest order
 
@@ -172,15 +185,20 @@ def _search(start: PackState, ops: Sequence[_Op], *, collect: bool = False,
     """Wing & Gong / Lowe over ``ops``. Op ``i`` has call entry ``2i`` and
     return entry ``2i + 1``; ``head`` is the list's sentinel.
 
-    Two refinements over Porcupine, both from one observation: calls with the
-    same operation and the same result are interchangeable, so among those
-    that may go next only the one that must return first is tried (swapping
-    two such calls in any valid order keeps it valid). Under contention, where
-    many ``use -> false`` wait together, this turns 2^k subsets into k + 1
-    counts. Unknown calls (no result, no return) are all alike per operation:
-    they live in one queue per operation, outside the list, and are optional
-    (the search is done when the list is empty); they are tried last, just in
-    time for a call that needs them.
+    Three refinements over Porcupine, each a rearrangement of any valid order
+    into one the search tries:
+
+    * calls with the same operation and result are interchangeable, so of
+      those that may go next only the one that must return first is tried
+      (``use -> false`` waiting together: k + 1 choices, not 2^k);
+    * a known no-op the model accepts now (``false``, ``-1``) is placed now
+      and nothing else is tried: moved earlier, it changes no state;
+    * unknown calls sit outside the list in one queue per operation, are
+      optional, and are placed only just in time (see ``candidates``).
+
+    The placed known calls are kept as ``(m, rest)``: the first ``m`` in
+    invocation order are all placed, ``rest`` is a bitset after them. Its size
+    is the concurrency, not the history's length, so memo keys stay small.
     """
     found = _Found()
     n = len(ops)
@@ -193,21 +211,29 @@ def _search(start: PackState, ops: Sequence[_Op], *, collect: bool = False,
         if res is None and ret is None:
             queues.setdefault(name, []).append(i)
         else:
-            listed += (2 * i, 2 * i + 1)
+            listed.append(i)
     due = keys[1::2]  # return key of op i
+    listed.sort(key=lambda i: keys[2 * i])
+    pos = [-1] * n  # place of a known op in invocation order
+    for q, i in enumerate(listed):
+        pos[i] = q
     head = 2 * n
     nxt = [-1] * (head + 1)
     prv = [-1] * (head + 1)
     p = head
-    for e in sorted(listed, key=keys.__getitem__):
+    for e in sorted([x for i in listed for x in (2 * i, 2 * i + 1)], key=keys.__getitem__):
         nxt[p] = e
         prv[e] = p
         p = e
-    weak = [sorted(q, key=keys[::2].__getitem__) for q in queues.values()]
+    weak = [sorted(q, key=lambda i: keys[2 * i]) for q in queues.values()]
     weak_of = [-1] * n  # queue of an unknown op
+    wbit = [0] * n  # its bit in the placed-unknown bitset
+    bit = 1
     for w, q in enumerate(weak):
         for i in q:
             weak_of[i] = w
+            wbit[i] = bit
+            bit <<= 1
     taken = [0] * len(weak)  # how many of each queue are placed (always its head)
 
     # Intern results (by type too: True is not 1) and states as small ints, and
@@ -237,18 +263,18 @@ def _search(start: PackState, ops: Sequence[_Op], *, collect: bool = False,
             trans[tk] = t
         return t
 
-    nw = len(weak)
-
     def candidates(s: int, chain: int) -> list[tuple[int, int, int]]:
         """(op, next state, chain) for the ops that may go next in state ``s``:
         known ops one per class, earliest return first, then unknown ones.
 
-        ``chain`` is -1, or ``s0 * nw + w`` while unknown ops are being placed
-        since state ``s0`` (``w`` the queue that began it). Unknown ops are only
-        placed just in time: a run of them must end with a known op the model
-        refused in ``s0``, and goes one way (an unknown op that did nothing
-        is pointless). Any valid order can be rearranged into that shape:
-        for this model an unknown call moves the counter by one at most.
+        ``chain`` is -1, or the state in which the current run of unknown ops
+        began. Unknown ops are placed just in time: a run of them moves the
+        counter one way (an unknown op that did nothing is pointless) and ends
+        with a known op the model refused both where the run began and before
+        its last step. Any valid order can be rearranged into that shape,
+        because here an unknown call moves the counter by one at most: a run
+        that a known op did not need can go after it, shortened if it hits
+        a bound, and end in the same state.
         """
         reps: list[int] = []
         e = nxt[head]
@@ -266,10 +292,12 @@ def _search(start: PackState, ops: Sequence[_Op], *, collect: bool = False,
             else:
                 reps.append(i)
             e = nxt[e]
+        if e != -1 and keys[e] > found.far:
+            found.far = keys[e]
         if len(reps) > 1:
             reps.sort(key=due.__getitem__)
         out = []
-        s0 = -1 if chain < 0 else chain // nw
+        s0 = chain
         for i in reps:
             t = trans.get(s * nr + rid[i])
             if t is None:
@@ -277,9 +305,7 @@ def _search(start: PackState, ops: Sequence[_Op], *, collect: bool = False,
             if t < 0:
                 continue
             if s0 < 0:
-                if t == s:
-                    # A known no-op the model accepts now can be moved to now
-                    # from wherever a valid order puts it: nothing else to try.
+                if t == s:  # a known no-op: place it now, try nothing else
                     return [(i, t, -1)]
             elif move(s0, i) >= 0 or move(frames[-1][3], i) >= 0:
                 continue  # it did not need all the unknown ops before it
@@ -294,44 +320,53 @@ def _search(start: PackState, ops: Sequence[_Op], *, collect: bool = False,
                 i = q[k]
                 t = move(s, i)
                 if t >= 0 and t != s and (way == 0 or _way(states[s], states[t]) == way):
-                    out.append((i, t, chain if s0 >= 0 else s * nw + w))
+                    out.append((i, t, s if s0 < 0 else s0))
         return out
 
-    seen: set[tuple[int, int, int]] = set()
-    frames: list[tuple] = []  # per level: (candidates, next index, op placed, and the
-    #                           state, bitset and chain before it)
+    seen: set[tuple[int, int, int, int, int]] = set()
+    # per level: candidates, the next to try, the op placed, and what was
+    # before it: state, m, rest, unknown ops placed, chain
+    frames: list[tuple] = []
     path: list[int] = []  # ops placed, in order
     best: list[int] = []
     agree = 0  # path[:agree] == best[:agree]
     limit = -1 if budget is None else max(budget, 1)
     steps = 0
-    s = 0
-    lin = 0
+    s = m = rest = wl = 0
+    chain = -1
     if nxt[head] == -1:
         found.ok = True
         if not collect:
             return found
         found.finals.add(start)
-    chain = -1
     cands = candidates(s, chain)
     at = 0
     while True:
         steps += 1
         if steps == limit:
             found.ok = None
-            found.steps = steps
-            return found
+            break
         if at < len(cands):
             i, t, c = cands[at]
             at += 1
-            nl = lin | (1 << i)
-            key = (nl, t, c)
+            w = weak_of[i]
+            if w < 0:
+                q = pos[i] - m
+                nrest = rest | (1 << q)
+                nm = m
+                if q == 0:  # slide past the placed run at the front
+                    k = (nrest ^ (nrest + 1)).bit_length() - 1
+                    nrest >>= k
+                    nm += k
+                nwl = wl
+            else:
+                nm, nrest, nwl = m, rest, wl | wbit[i]
+            key = (nm, nrest, nwl, t, c)
             if key in seen:
                 continue
             seen.add(key)
-            frames.append((cands, at, i, s, lin, chain))
-            s, lin, chain = t, nl, c
-            w = weak_of[i]
+            frames.append((cands, at, i, s, m, rest, wl, chain))
+            s, m, rest, wl, chain = t, nm, nrest, nwl, c
             if w >= 0:
                 taken[w] += 1
             else:
@@ -357,8 +392,9 @@ def _search(start: PackState, ops: Sequence[_Op], *, collect: bool = False,
             cands, at = candidates(s, chain), 0
         else:  # nothing left to try at this level: undo the choice that led here
             if not frames:
+                found.ok = bool(found.finals)
                 break
-            cands, at, i, s, lin, chain = frames.pop()
+            cands, at, i, s, m, rest, wl, chain = frames.pop()
             w = weak_of[i]
             if w >= 0:
                 taken[w] -= 1
@@ -376,9 +412,8 @@ def _search(start: PackState, ops: Sequence[_Op], *, collect: bool = False,
                 path.pop()
                 if agree > len(path):
                     agree = len(path)
-    if collect:
-        found.ok = bool(found.finals)
     found.steps = steps
+    found.far >>= 1  # from sort key to time
     found.closest = best
     return found
 
@@ -391,8 +426,10 @@ def _way(a: PackState, b: PackState) -> int:
 
 # -- minimising and explaining a failure ----------------------------------------
 
-_PROBE_BUDGET = 200_000  # search steps per probe while minimising
-_TOTAL_BUDGET = 3_000_000  # search steps for a whole minimisation
+_PROBE_BUDGET = 100_000  # search steps per probe while minimising
+_TOTAL_BUDGET = 1_000_000  # search steps for a whole minimisation
+_EXPLAIN_BUDGET = 300_000  # search steps to find the closest order
+_STORY = 8  # steps of the closest order an explanation tells at most
 
 
 class _Budget:
@@ -402,39 +439,39 @@ class _Budget:
     def fails(self, start: PackState, strict: Sequence[Call], weak: Sequence[Call]) -> bool | None:
         """Do ``strict`` fail from ``start`` even if ``weak`` calls are unknown?
         None when the budget ran out before an answer."""
-        if self.left <= 0:
-            return None
-        ops = [_strict(c) for c in strict]
         if not any(c.outcome is Outcome.OK for c in strict):
             return False
         # An unknown call invoked after every strict call returned can only be
         # placed after all of them, where it changes no observed result.
-        last = max(c.completed_at if c.completed_at is not None else _NEVER
+        last = max(_NEVER if c.completed_at is None else c.completed_at
                    for c in strict if c.outcome is Outcome.OK)
-        ops += [_weak(c) for c in weak if c.invoked_at <= last]
+        ops = [_strict(c) for c in strict] + [_weak(c) for c in weak if c.invoked_at <= last]
         found = self.search(start, ops)
         return None if found.ok is None else not found.ok
 
     def search(self, start: PackState, ops: list[_Op], collect: bool = False) -> _Found:
-        if self.left <= 0:
-            found = _Found()
+        found = _Found()
+        if self.left > 0:
+            found = _search(start, ops, collect=collect, budget=min(_PROBE_BUDGET, self.left))
+            self.left -= found.steps
+        else:
             found.ok = None
-            return found
-        found = _search(start, ops, collect=collect, budget=min(_PROBE_BUDGET, self.left))
-        self.left -= found.steps
         return found
 
 
-def _minimise(start: PackState, calls: list[Call]) -> LinFailure:
-    """Shrink a failing partition (sorted by invocation) to a certificate.
+def _minimise(start: PackState, calls: list[Call], first: _Found) -> LinFailure:
+    """Shrink a failing partition (sorted by invocation) to a certificate;
+    ``first`` is the search that failed on all of it.
 
     Soundness comes from *weakening* calls rather than deleting them: a
     weakened call may or may not take effect, any time after its invocation.
     Whatever still fails with some calls weakened fails whatever those calls
     really did, and also without them.
 
-    1. Shortest failing prefix by invocation, everything after it weakened:
-       failing is monotone in the prefix length, so binary search.
+    1. Shortest failing prefix by invocation, everything after it weakened.
+       No order got past the return at ``first.far``, so the calls invoked
+       by then already fail; failing is monotone in the prefix length, so
+       binary search below that, when probes are affordable.
     2. Fold the past: at a quiescent point (every earlier call returned before
        any later one began, none of them unknown) the earlier calls can be
        replaced by the state they leave, when that state is unique. Take the
@@ -443,11 +480,13 @@ def _minimise(start: PackState, calls: list[Call]) -> LinFailure:
        taken effect before the prefix's last return (later calls too: one
        invoked late may still take effect early), so that the story told in
        the explanation goes through true states; then greedily drop the
-       no-ops (false / -1) that are not needed, within a budget.
+       no-ops (false / -1) that are not needed, within the budget.
     """
     budget = _Budget(_TOTAL_BUDGET)
-    lo, hi = 1, len(calls)  # invariant: prefix ``hi`` is known to fail
-    while lo < hi:
+    lo, hi = 1, max(1, sum(1 for c in calls if c.invoked_at <= first.far))
+    if first.steps > _PROBE_BUDGET:
+        lo = hi  # each probe would cost about what the first search did
+    while lo < hi:  # invariant: prefix ``hi`` fails
         mid = (lo + hi) // 2
         if budget.fails(start, calls[:mid], calls[mid:]):
             hi = mid
@@ -460,32 +499,37 @@ def _minimise(start: PackState, calls: list[Call]) -> LinFailure:
                for c in calls[cut:k] if c.outcome is Outcome.OK)
     kept = [c for i, c in enumerate(calls[cut:], cut)
             if c.outcome is Outcome.OK and (i < k or c.invoked_at <= last)]
-    weak = [c for c in calls[cut:] if c.outcome is Outcome.INFO]
+    weak = [c for c in calls if c.outcome is Outcome.INFO]
     for c in reversed(kept):
         if len(kept) > 1 and model.is_noop(c.op, c.result):
             trial = [x for x in kept if x is not c]
             if budget.fails(state, trial, weak + [c]):
                 kept = trial
                 weak.append(c)
-    if _search(state, [_strict(c) for c in kept]).ok is not False:  # never expected
+    if budget.search(state, [_strict(c) for c in kept]).ok:  # never expected
         state, cut, kept = start, 0, [c for c in calls if c.outcome is Outcome.OK]
     return _explain(state, cut, tuple(kept))
 
 
 def _fold(start: PackState, calls: list[Call], budget: _Budget) -> tuple[int, PackState]:
-    """Latest quiescent cut in ``calls`` with a single reachable state."""
+    """Latest quiescent cut in ``calls`` with a single reachable state.
+
+    Unknown calls before a cut stay free after it (the certificate is checked
+    with every unknown call free), so only the known calls are folded: the
+    state they reach is all the later calls need to start from, and any
+    effect of the unknown ones can still be added after the cut.
+    """
     best = (0, start)
     reach = {start}
     seg = 0  # first call of the current segment
-    horizon = None  # latest return so far
+    horizon = None  # latest return of a known call so far
     for j, c in enumerate(calls):
-        if horizon is not None and horizon < c.invoked_at and j > seg:
+        if horizon is not None and horizon < c.invoked_at:
             # quiescent point before calls[j]: advance every state over calls[seg:j]
+            known = [_strict(x) for x in calls[seg:j] if x.outcome is Outcome.OK]
             after: set[PackState] = set()
             for s in reach:
-                if budget.left <= 0:
-                    return best
-                found = budget.search(s, [_strict(x) for x in calls[seg:j]], collect=True)
+                found = budget.search(s, known, collect=True)
                 if found.ok is None:
                     return best
                 after |= found.finals
@@ -494,9 +538,9 @@ def _fold(start: PackState, calls: list[Call], budget: _Budget) -> tuple[int, Pa
             reach, seg = after, j
             if len(reach) == 1:
                 best = (j, next(iter(reach)))
-        if c.outcome is not Outcome.OK or c.completed_at is None:
-            break  # an unknown call leaves no quiescent point after it
-        horizon = c.completed_at if horizon is None else max(horizon, c.completed_at)
+        if c.outcome is Outcome.OK:
+            end = _NEVER if c.completed_at is None else c.completed_at
+            horizon = end if horizon is None else max(horizon, end)
     return best
 
 
@@ -507,31 +551,42 @@ def _fmt(result: object) -> str:
 
 
 def _explain(start: PackState, folded: int, calls: tuple[Call, ...]) -> LinFailure:
-    found = _search(start, [_strict(c) for c in calls], track=True)
+    found = _search(start, [_strict(c) for c in calls], track=True, budget=_EXPLAIN_BUDGET)
     closest = tuple(calls[i] for i in found.closest)
-    state, steps = start, []
+    state, told = start, []
     for c in closest:
         _, state = model.step(state, c.op, c.result)
-        steps.append(f"{c.describe()} ({model.describe(state)})")
-    # At the deepest point every call that could come next is refused by the
-    # model; the one that must come next is the earliest to return.
-    rest = [c for c in calls if c not in closest]
-    stuck = min(rest, key=lambda c: (c.completed_at is None, c.completed_at or 0, c.invoked_at))
+        told.append(f"{c.describe()} ({model.describe(state)})")
+    if len(told) > _STORY:
+        told = [f"{len(told)} calls long, ending ..."] + told[-_STORY:]
+    placed = set(found.closest)
+    rest = sorted((c for i, c in enumerate(calls) if i not in placed),
+                  key=lambda c: _NEVER if c.completed_at is None else c.completed_at)
+    # After a finished search, every call that could come next is refused
+    # where the closest order ends, and the one that must come next is the
+    # earliest to return.
+    due = _NEVER if rest[0].completed_at is None else rest[0].completed_at
+    refused = [c for c in rest
+               if c.invoked_at <= due and not model.step(state, c.op, _strict(c)[1])[0]]
+    stuck = refused[0] if refused else rest[0]
     expected, _ = model.apply(state, stuck.op)
-    who = f"t{stuck.thread} {stuck.op}(p{stuck.purchase})"
+
+    who = f"t{stuck.thread} {stuck.op}(p{stuck.purchase}) returned {_fmt(stuck.result)}"
     lead = f"Starting from {model.describe(start)}"
     if folded:
         lead += f" (what the {folded} earlier calls on p{stuck.purchase} leave)"
     said = f"the model says it returns {_fmt(expected)}"
     if len(calls) == 1:
-        text = f"{lead}, {who} returned {_fmt(stuck.result)}, but {said}."
+        text = f"{lead}, {who}, but {said}."
     else:
-        head = (f"{lead}, {who} returned {_fmt(stuck.result)}, but no order of these "
-                f"{len(calls)} calls that respects real time produces that")
-        if steps:
-            text = (f"{head}: the longest order found was {', '.join(steps)}, after which "
-                    f"{stuck.describe()} is impossible ({said}).")
+        text = (f"{lead}, {who}, but no order of these {len(calls)} calls that respects "
+                f"real time produces that: ")
+        if not refused:  # the search ran out of steps before it was done
+            text += (f"the longest order found in {found.steps} steps of search was "
+                     f"{', '.join(told)}.")
+        elif told:
+            text += (f"the longest order found was {', '.join(told)}, after which "
+                     f"{stuck.describe()} is impossible ({said}).")
         else:
-            text = (f"{head}: none of them can go first, and {stuck.describe()} "
-                    f"cannot wait ({said}).")
+            text += f"none of them can go first, and {stuck.describe()} cannot wait ({said})."
     return LinFailure(stuck.purchase, calls, closest, text, start, folded)

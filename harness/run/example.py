@@ -18,7 +18,7 @@ from ..pg.server import connect
 from ..target import Target
 from ..workload import Program
 from .free import FreeRunner
-from .schedule import Action, Scheduler
+from .schedule import Action, Scheduler, ScheduleRun
 
 __all__ = ["Observation", "Lab"]
 
@@ -44,6 +44,7 @@ class Lab:
         self.runner = FreeRunner(dsn, statement_timeout_ms)
         self.calls_run = 0
         self.last: Observation | None = None
+        self.last_run: ScheduleRun | None = None
         self.scheduler: Scheduler | None = None
         self.instrumented: Instrumented | None = None
 
@@ -94,19 +95,26 @@ class Lab:
         finals = tuple(found.get(rid) for rid in row_ids)
         return audit, finals
 
-    def execute(self, program: Program, schedule: Sequence[int] | None = None) -> Observation:
-        """Run ``program`` on fresh rows: free-running, or under ``schedule``."""
+    def execute(self, program: Program, schedule: Sequence[int] | None = None,
+                forced: Sequence[int] | None = None) -> Observation:
+        """Run ``program`` on fresh rows: free-running, or under ``schedule``
+        (or ``forced``, see Scheduler.run)."""
         row_ids = self.fresh_rows(program)
         actions: tuple[Action, ...] = ()
-        if schedule is None:
+        if schedule is None and forced is None:
             history = self.runner.run(program, row_ids)
         else:
             if self.scheduler is None:
                 raise RuntimeError("enable_schedule() first")
-            run = self.scheduler.run(program, row_ids, schedule)
+            run = self.scheduler.run(program, row_ids, schedule or (), forced)
             history, actions = run.history, tuple(run.actions)
+            self.last_run = run
         self.calls_run += program.calls
         audit, finals = self.observe(program, row_ids)
-        self.last = Observation(program, row_ids, history, audit, finals,
-                                None if schedule is None else tuple(schedule), actions)
+        sched: tuple[int, ...] | None = None if schedule is None else tuple(schedule)
+        if forced is not None and self.last_run is not None:
+            # As choices among the sessions that could move: what replay takes.
+            r = self.last_run
+            sched = tuple(movable.index(t) for (movable, _), t in zip(r.decisions, r.taken))
+        self.last = Observation(program, row_ids, history, audit, finals, sched, actions)
         return self.last

@@ -49,6 +49,8 @@ class ScheduleRun:
     actions: list[Action]
     taken: list[int]  # the session moved at each choice
     deadlocks: int = 0
+    # At each choice: the sessions that could move, and those not yet started.
+    decisions: list[tuple[tuple[int, ...], tuple[int, ...]]] = field(default_factory=list)
 
 
 @dataclass
@@ -73,6 +75,10 @@ class _Session:
     @property
     def done(self) -> bool:
         return self.gen is None and self.task is None and self.next_call >= len(self.calls)
+
+    @property
+    def untouched(self) -> bool:
+        return self.next_call == 0 and self.gen is None and self.task is None
 
     @property
     def can_move(self) -> bool:
@@ -144,11 +150,15 @@ class Scheduler:
 
     # -- one run ------------------------------------------------------------
 
-    def run(self, program: Program, row_ids: Sequence[str], schedule: Sequence[int]) -> ScheduleRun:
-        return self.loop.run_until_complete(self._run(program, row_ids, schedule))
+    def run(self, program: Program, row_ids: Sequence[str], schedule: Sequence[int],
+            forced: Sequence[int] | None = None) -> ScheduleRun:
+        """Run under ``schedule`` (indices into the sessions that can move), or,
+        for systematic search, ``forced``: session numbers to move, in order,
+        then the lowest-numbered session that can move."""
+        return self.loop.run_until_complete(self._run(program, row_ids, schedule, forced))
 
     async def _run(self, program: Program, row_ids: Sequence[str],
-                   schedule: Sequence[int]) -> ScheduleRun:
+                   schedule: Sequence[int], forced: Sequence[int] | None) -> ScheduleRun:
         n = len(program.threads)
         self.isolation = program.isolation
         await self._ensure(n)
@@ -171,9 +181,15 @@ class Scheduler:
                 # (deadlock detection, or a timeout).
                 await self._settle(sessions, events, run, wait_for_change=True)
                 continue
-            # Past the drawn choices: round robin, which interleaves the most.
-            choice = next(choices, len(run.taken))
-            s = movable[choice % len(movable)]
+            run.decisions.append((tuple(m.index for m in movable),
+                                  tuple(m.index for m in movable if m.untouched)))
+            if forced is not None:
+                want = forced[len(run.taken)] if len(run.taken) < len(forced) else -1
+                s = next((m for m in movable if m.index == want), movable[0])
+            else:
+                # Past the drawn choices: round robin, which interleaves the most.
+                choice = next(choices, len(run.taken))
+                s = movable[choice % len(movable)]
             run.taken.append(s.index)
             await self._move(s, row_ids, events, run)
             await self._settle(sessions, events, run)
