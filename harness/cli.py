@@ -228,9 +228,11 @@ def cmd_stress(args: argparse.Namespace) -> int:
     reproduce = _reproduce_command(args)
     summary = _summary(result, settings, info, context, reproduce, setup)
     lines: list[str] = []
+    cx_doc = None
     if result.failure is not None:
-        lines = files.write_failure(args.report_dir, result.failure, context)
+        lines, cx_doc = files.write_failure(args.report_dir, result.failure, context)
     files.write_json(args.report_dir / "summary.json", summary)
+    files.write_views(args.report_dir, summary, cx_doc)
     if args.json:
         _say(__import__("json").dumps(summary, indent=2, default=str))
     else:
@@ -329,7 +331,7 @@ def _print_outcome(result: SearchResult, lines: list[str], report_dir: Path,
         _say(f"PASS: every property held; {figures}")
         if errors:
             _say(f"calls that failed as the isolation level allows: {errors}")
-        _say(f"report: {report_dir}/summary.json")
+        _say(f"report: {report_dir}/report.html")
         return
     f = result.failure
     _say(f"FAIL: {', '.join(f.verdict.broken)}")
@@ -350,7 +352,7 @@ def _print_outcome(result: SearchResult, lines: list[str], report_dir: Path,
     for note in result.notes:
         _say(f"note: {note}")
     _say(f"({figures})")
-    _say(f"report:    {report_dir}/")
+    _say(f"report:    {report_dir}/report.html")
     _say(f"reproduce: {reproduce}")
 
 
