@@ -21,8 +21,9 @@ from typing import Any, Iterator, Sequence
 from . import __version__
 from .check.verdict import PROPERTIES
 from .errors import HarnessError
-from .exhaustive import Bound, exhaustive, pin_schedule
-from .explore import SearchResult, SearchSettings, replay, search
+from .exhaustive import Bound
+from .explore import SearchResult, SearchSettings, replay
+from .stress import stress
 from .pg.migrations import checksums, collect
 from .pg.prepare import migrated_database
 from .pg.server import ServerInfo, open_server
@@ -206,13 +207,10 @@ def cmd_stress(args: argparse.Namespace) -> int:
             _say(f"harness stress: {len(sums)} migration files on PostgreSQL {info.version} "
                  f"({info.backend}), ready in {setup:.2f} s; seed {seed}")
         progress = _Progress(args.time_budget)
-        if bound is not None:
-            result = _exhaustive(lab, settings, bound, args.json)
-        else:
-            result = search(lab, settings, progress=progress if not args.json else None)
-            progress.done()
-            if result.failure is not None and settings.mode == "free":
-                _pin(lab, result, settings)
+        result = stress(lab, settings, bound, progress=progress if not args.json else None)
+        progress.done()
+        if bound is not None and not args.json:
+            _say(result.exhaustive_line)
     pinned = result.failure is not None and result.failure.observation.schedule is not None
     context = {
         "migrations": str(mdir),
@@ -238,46 +236,6 @@ def cmd_stress(args: argparse.Namespace) -> int:
     else:
         _print_outcome(result, lines, args.report_dir, reproduce)
     return 1 if result.failure is not None else 0
-
-
-def _pin(lab: Lab, result: SearchResult, settings: SearchSettings) -> None:
-    """A free-running race replays by chance; under the scheduler it replays
-    every time. Keep the free-running run as found, and add the schedule."""
-    assert result.failure is not None
-    pinned = pin_schedule(lab, result.failure, settings)
-    if pinned is None:
-        result.notes.append(
-            "no interleaving of the counterexample's steps under the scheduler breaks a "
-            "property: the race is inside a single statement, or needs timing that pause "
-            "points cannot make; replay is free-running, so it reproduces by chance")
-        return
-    runs = dataclasses.replace(settings, mode="schedule")
-    failing, total = replay(lab, pinned.program, runs, settings.confirm_runs,
-                            schedule=pinned.observation.schedule)
-    result.failure = pinned
-    result.shrink_note += (f"; then pinned to a schedule under the step scheduler, which "
-                           f"broke a property in {failing} of {total} replays")
-    result.reproduced = (failing, total)
-    result.broken = pinned.verdict.broken
-
-
-def _exhaustive(lab: Lab, settings: SearchSettings, bound: Bound, quiet: bool) -> SearchResult:
-    ex = exhaustive(lab, settings, bound)
-    result = SearchResult(examples=ex.interleavings, elapsed=ex.elapsed, failure=ex.failure,
-                          notes=list(lab.instrumented.notes if lab.instrumented else ()))
-    result.calls = lab.calls_run
-    result.shrink_note = (f"exhaustive {bound.sessions}x{bound.steps}: the first violating "
-                          "interleaving in depth-first order")
-    if ex.failure is not None:
-        result.first_failure_after = ex.elapsed
-        result.first_failure_calls = lab.calls_run
-        result.reproduced = replay(lab, ex.failure.program, settings, settings.confirm_runs,
-                                   schedule=ex.failure.observation.schedule)
-    if not quiet:
-        _say(f"exhaustive {bound.sessions}x{bound.steps}: {ex.programs} programs, "
-             f"{ex.interleavings} interleavings run, {ex.skipped} branches skipped as "
-             f"symmetric to one run, in {ex.elapsed:.1f} s")
-    return result
 
 
 def _reproduce_command(args: argparse.Namespace) -> str:

@@ -158,3 +158,31 @@ def pin_schedule(lab: Lab, failure: Failure, s: SearchSettings,
     race is inside one statement, or needs timing pause points cannot make)."""
     lab.enable_schedule([FUNCTIONS[o] for o in s.ops if o in FUNCTIONS])
     return _interleavings(lab, failure.program, ExhaustiveResult(), s, max_runs)
+
+
+def minimize(lab: Lab, failure: Failure, s: SearchSettings,
+             max_runs: int = 500) -> Failure:
+    """Drop calls one at a time while some interleaving of what is left still
+    breaks one of the same properties (every interleaving of each candidate,
+    up to ``max_runs``): a counterexample from which no call can be removed."""
+    lab.enable_schedule([FUNCTIONS[o] for o in s.ops if o in FUNCTIONS])
+    broken = set(failure.verdict.broken)
+    current = failure
+    shrinking = True
+    while shrinking:
+        shrinking = False
+        threads = current.program.threads
+        for i, calls in enumerate(threads):
+            for j in range(len(calls)):
+                rest = calls[:j] + calls[j + 1:]
+                cand = tuple(t for t in threads[:i] + (rest,) + threads[i + 1:] if t)
+                if not cand:
+                    continue
+                program = Program(current.program.packs, cand, current.program.isolation)
+                found = _interleavings(lab, program, ExhaustiveResult(), s, max_runs)
+                if found is not None and broken & set(found.verdict.broken):
+                    current, shrinking = found, True
+                    break
+            if shrinking:
+                break
+    return current

@@ -76,6 +76,7 @@ class SearchResult:
     broken: tuple[str, ...] = field(default_factory=tuple)
     notes: list[str] = field(default_factory=list)  # what the run could not cover
     errors: dict[str, int] = field(default_factory=dict)  # SQLSTATE -> calls failed with it
+    exhaustive_line: str = ""  # what an exhaustive run covered
 
 
 class _Stop(BaseException):

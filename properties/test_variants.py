@@ -14,6 +14,7 @@ import pytest
 
 from harness.check.verdict import PROPERTIES
 from harness.explore import search
+from harness.stress import stress
 
 from .conftest import FIND_BUDGET, MIGRATIONS, search_settings
 
@@ -72,3 +73,70 @@ def test_release_session_holds_where_naive_fails(lab) -> None:
     """The same search with release_session alone finds nothing."""
     result = search(lab, search_settings(ops=("release",)))
     assert result.failure is None, result.failure and result.failure.verdict.violations
+
+
+# -- the step scheduler ----------------------------------------------------------
+
+SCHEDULABLE = [m for m in MUTANTS
+               if not re.search(r"^--\s*schedule:\s*no", m.read_text(), re.M)]
+
+
+@pytest.mark.parametrize("mutant", SCHEDULABLE, ids=lambda p: p.stem)
+def test_mutant_is_caught_by_a_schedule_that_replays_exactly(lab_for, mutant: Path) -> None:
+    from harness.explore import replay
+
+    settings = search_settings(mode="schedule", time_budget=FIND_BUDGET, ops=ops_for(mutant))
+    with lab_for([mutant]) as lab:
+        result = stress(lab, settings)
+        assert result.failure is not None, f"{mutant.name}: no violating schedule"
+        assert set(result.failure.verdict.broken) & expected(mutant)
+        program = result.failure.program
+        assert len(program.threads) <= 2 and all(len(t) <= 2 for t in program.threads), (
+            program.describe())
+        failing, runs = replay(lab, program, settings, 10,
+                               schedule=result.failure.observation.schedule)
+    assert (failing, runs) == (10, 10)
+
+
+def test_single_statement_race_is_reported_as_out_of_reach_of_pause_points(lab_for) -> None:
+    mutant = MIGRATIONS / "mutants" / "release_subquery_lost_update.sql"
+    with lab_for([mutant]) as lab:
+        result = search(lab, search_settings(mode="schedule", time_budget=2.0))
+    assert any("release_session runs one SQL statement" in n for n in result.notes)
+
+
+# -- isolation levels: what PostgreSQL documents ------------------------------------
+
+def test_naive_reinstate_under_read_committed_loses_updates(lab) -> None:
+    result = search(lab, search_settings(mode="schedule", time_budget=FIND_BUDGET,
+                                         ops=("release", "reinstate_naive"),
+                                         isolation="read-committed"))
+    assert result.failure is not None
+    assert {"no-lost-update", "conservation"} & set(result.failure.verdict.broken)
+
+
+@pytest.mark.parametrize("level", ["repeatable-read", "serializable"])
+def test_naive_reinstate_fails_with_40001_instead(lab, level: str) -> None:
+    result = search(lab, search_settings(mode="schedule", ops=("release", "reinstate_naive"),
+                                         isolation=level))
+    assert result.failure is None, result.failure and result.failure.verdict.violations
+    assert result.errors.get("40001", 0) > 0, result.errors  # the conflicts really happened
+
+
+# -- exhaustive small bounds ----------------------------------------------------------
+
+def test_exhaustive_bound_holds_on_the_migrations(lab) -> None:
+    from harness.exhaustive import Bound, exhaustive
+
+    res = exhaustive(lab, search_settings(mode="schedule"), Bound(2, 2))
+    assert res.failure is None, res.failure and res.failure.verdict.violations
+    assert res.interleavings > res.programs > 0
+
+
+def test_exhaustive_bound_finds_the_apps_use_session(lab_for) -> None:
+    from harness.exhaustive import Bound, exhaustive
+
+    with lab_for([MIGRATIONS / "mutants" / "use_session_app_0010.sql"]) as lab:
+        res = exhaustive(lab, search_settings(mode="schedule"), Bound(2, 2))
+    assert res.failure is not None
+    assert "within-total" in res.failure.verdict.broken

@@ -175,7 +175,7 @@ class _Found:
     def __init__(self) -> None:
         self.ok: bool | None = False  # None: gave up (budget spent)
         self.steps = 0  # loop iterations used
-        self.far = -1  # latest return an explored order had to meet next (its time)
+        self.far = -1  # latest return a dead end had to meet next (its time)
         self.finals: set[PackState] = set()  # collect mode: every reachable end state
         self.closest: list[int] = []  # track mode: op indices of the deepest order
 
@@ -292,8 +292,6 @@ def _search(start: PackState, ops: Sequence[_Op], *, collect: bool = False,
             else:
                 reps.append(i)
             e = nxt[e]
-        if e != -1 and keys[e] > found.far:
-            found.far = keys[e]
         if len(reps) > 1:
             reps.sort(key=due.__getitem__)
         out = []
@@ -332,6 +330,7 @@ def _search(start: PackState, ops: Sequence[_Op], *, collect: bool = False,
     agree = 0  # path[:agree] == best[:agree]
     limit = -1 if budget is None else max(budget, 1)
     steps = 0
+    far = -1
     s = m = rest = wl = 0
     chain = -1
     if nxt[head] == -1:
@@ -391,6 +390,11 @@ def _search(start: PackState, ops: Sequence[_Op], *, collect: bool = False,
                 found.finals.add(states[s])  # and keep looking for other end states
             cands, at = candidates(s, chain), 0
         else:  # nothing left to try at this level: undo the choice that led here
+            e = nxt[head]
+            while e != -1 and not e & 1:
+                e = nxt[e]
+            if e != -1 and keys[e] > far:
+                far = keys[e]  # the return this dead end could not meet
             if not frames:
                 found.ok = bool(found.finals)
                 break
@@ -413,7 +417,7 @@ def _search(start: PackState, ops: Sequence[_Op], *, collect: bool = False,
                 if agree > len(path):
                     agree = len(path)
     found.steps = steps
-    found.far >>= 1  # from sort key to time
+    found.far = far >> 1  # from sort key to time
     found.closest = best
     return found
 
@@ -427,8 +431,8 @@ def _way(a: PackState, b: PackState) -> int:
 # -- minimising and explaining a failure ----------------------------------------
 
 _PROBE_BUDGET = 100_000  # search steps per probe while minimising
-_TOTAL_BUDGET = 1_000_000  # search steps for a whole minimisation
-_EXPLAIN_BUDGET = 300_000  # search steps to find the closest order
+_TOTAL_BUDGET = 600_000  # search steps for a whole minimisation
+_EXPLAIN_BUDGET = 200_000  # search steps to find the closest order
 _STORY = 8  # steps of the closest order an explanation tells at most
 
 
@@ -439,6 +443,8 @@ class _Budget:
     def fails(self, start: PackState, strict: Sequence[Call], weak: Sequence[Call]) -> bool | None:
         """Do ``strict`` fail from ``start`` even if ``weak`` calls are unknown?
         None when the budget ran out before an answer."""
+        if self.left <= 0:
+            return None
         if not any(c.outcome is Outcome.OK for c in strict):
             return False
         # An unknown call invoked after every strict call returned can only be
@@ -483,9 +489,10 @@ def _minimise(start: PackState, calls: list[Call], first: _Found) -> LinFailure:
        no-ops (false / -1) that are not needed, within the budget.
     """
     budget = _Budget(_TOTAL_BUDGET)
+    costly = first.steps > _PROBE_BUDGET  # then so is a probe on most of the calls
     lo, hi = 1, max(1, sum(1 for c in calls if c.invoked_at <= first.far))
-    if first.steps > _PROBE_BUDGET:
-        lo = hi  # each probe would cost about what the first search did
+    if costly:
+        lo = hi
     while lo < hi:  # invariant: prefix ``hi`` fails
         mid = (lo + hi) // 2
         if budget.fails(start, calls[:mid], calls[mid:]):
@@ -501,6 +508,8 @@ def _minimise(start: PackState, calls: list[Call], first: _Found) -> LinFailure:
             if c.outcome is Outcome.OK and (i < k or c.invoked_at <= last)]
     weak = [c for c in calls if c.outcome is Outcome.INFO]
     for c in reversed(kept):
+        if budget.left <= 0 or (costly and cut == 0):
+            break
         if len(kept) > 1 and model.is_noop(c.op, c.result):
             trial = [x for x in kept if x is not c]
             if budget.fails(state, trial, weak + [c]):

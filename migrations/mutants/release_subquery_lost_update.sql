@@ -8,6 +8,7 @@
 -- statement boundary to pause at, so the step scheduler cannot split it: only
 -- the free-running executor finds it.
 -- expect: no-lost-update, conservation, return-value, linearizable
+-- schedule: no (one statement: there is nothing to pause between)
 create or replace function public.release_session(p_purchase_id uuid)
 returns int
 language plpgsql

@@ -1,0 +1,90 @@
+"""A whole stress run: search, then make the counterexample exact and small.
+
+1. search: Hypothesis (free-running or scheduled), or every interleaving up
+   to a bound;
+2. pin: a free-running failure is re-found under the step scheduler, so that
+   it replays every time (when pause points can express it);
+3. minimize: calls are dropped one by one while some interleaving of the
+   rest still breaks the same property;
+4. confirm: the final counterexample is replayed and the count reported.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+from .exhaustive import Bound, exhaustive, minimize, pin_schedule
+from .explore import SearchResult, SearchSettings, replay, search
+from .run.example import Lab
+
+__all__ = ["stress"]
+
+
+def stress(lab: Lab, settings: SearchSettings, bound: Bound | None = None,
+           progress: Callable[[SearchResult], None] | None = None) -> SearchResult:
+    if bound is not None:
+        result = _exhaustive(lab, settings, bound)
+    else:
+        result = search(lab, settings, progress=progress)
+        if result.failure is not None and settings.mode == "free":
+            _pin(lab, result, settings)
+    if result.failure is not None and result.failure.observation.schedule is not None:
+        _minimize(lab, result, settings)
+    return result
+
+
+def _pin(lab: Lab, result: SearchResult, settings: SearchSettings) -> None:
+    """A free-running race replays by chance; under the scheduler it replays
+    every time. Keep the free-running run as found, and add the schedule."""
+    assert result.failure is not None
+    pinned = pin_schedule(lab, result.failure, settings)
+    if pinned is None:
+        result.notes.append(
+            "no interleaving of the counterexample's steps under the scheduler breaks a "
+            "property: the race is inside a single statement, or needs timing that pause "
+            "points cannot make; replay is free-running, so it reproduces by chance")
+        return
+    runs = dataclasses.replace(settings, mode="schedule")
+    failing, total = replay(lab, pinned.program, runs, settings.confirm_runs,
+                            schedule=pinned.observation.schedule)
+    result.failure = pinned
+    result.shrink_note += (f"; then pinned to a schedule under the step scheduler, which "
+                           f"broke a property in {failing} of {total} replays")
+    result.reproduced = (failing, total)
+    result.broken = pinned.verdict.broken
+
+
+def _minimize(lab: Lab, result: SearchResult, settings: SearchSettings) -> None:
+    """Hypothesis shrinks programs and schedules together and can stop short;
+    with an exact scheduler, dropping calls one by one finishes the job."""
+    assert result.failure is not None
+    before = result.failure.program.calls
+    smaller = minimize(lab, result.failure, dataclasses.replace(settings, mode="schedule"))
+    if smaller.program.calls < before:
+        runs = dataclasses.replace(settings, mode="schedule")
+        result.reproduced = replay(lab, smaller.program, runs, settings.confirm_runs,
+                                   schedule=smaller.observation.schedule)
+        result.failure = smaller
+        result.broken = smaller.verdict.broken
+        result.shrink_note += (f"; then cut from {before} to {smaller.program.calls} calls, "
+                               "trying every interleaving of each smaller program")
+
+
+def _exhaustive(lab: Lab, settings: SearchSettings, bound: Bound) -> SearchResult:
+    ex = exhaustive(lab, settings, bound)
+    result = SearchResult(examples=ex.interleavings, elapsed=ex.elapsed, failure=ex.failure,
+                          notes=list(lab.instrumented.notes if lab.instrumented else ()))
+    result.calls = lab.calls_run
+    result.shrink_note = (f"exhaustive {bound.sessions}x{bound.steps}: the first violating "
+                          "interleaving in depth-first order")
+    if ex.failure is not None:
+        result.first_failure_after = ex.elapsed
+        result.first_failure_calls = lab.calls_run
+        result.reproduced = replay(lab, ex.failure.program, settings, settings.confirm_runs,
+                                   schedule=ex.failure.observation.schedule)
+    result.exhaustive_line = (
+        f"exhaustive {bound.sessions}x{bound.steps}: {ex.programs} programs, "
+        f"{ex.interleavings} interleavings run, {ex.skipped} branches skipped as "
+        f"symmetric to one run, in {ex.elapsed:.1f} s")
+    return result
