@@ -178,11 +178,28 @@ def minimize(lab: Lab, failure: Failure, s: SearchSettings,
                 cand = tuple(t for t in threads[:i] + (rest,) + threads[i + 1:] if t)
                 if not cand:
                     continue
-                program = Program(current.program.packs, cand, current.program.isolation)
-                found = _interleavings(lab, program, ExhaustiveResult(), s, max_runs)
-                if found is not None and broken & set(found.verdict.broken):
-                    current, shrinking = found, True
+                # The dropped call may have set the stage: let the pack start
+                # one step further along instead.
+                for packs in _nearby(current.program.packs):
+                    program = Program(packs, cand, current.program.isolation)
+                    found = _interleavings(lab, program, ExhaustiveResult(), s, max_runs)
+                    if found is not None and broken & set(found.verdict.broken):
+                        current, shrinking = found, True
+                        break
+                if shrinking:
                     break
             if shrinking:
                 break
     return current
+
+
+def _nearby(packs: tuple[Pack, ...]) -> list[tuple[Pack, ...]]:
+    """The packs as they are, then each with its counter one up or one down."""
+    out = [packs]
+    for k, p in enumerate(packs):
+        if p.used is None:
+            continue
+        for used in (p.used + 1, p.used - 1):
+            if 0 <= used and (p.total is None or used <= p.total):
+                out.append(packs[:k] + (Pack(p.total, used, p.expiry),) + packs[k + 1:])
+    return out

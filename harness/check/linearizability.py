@@ -12,6 +12,11 @@ The search is Wing & Gong's with Lowe's memoisation, as Porcupine runs it:
   choice. It succeeds when the list is empty;
 * a configuration (placed calls as a bitset, model state) is explored once.
 
+On top of that, ``_search`` only tries one of several interchangeable calls,
+places accepted no-ops at once and unknown calls just in time: each is a
+rearrangement of any valid order, and together they keep 16 threads on one
+counter tractable.
+
 Outcomes: ``fail`` calls did not take effect and are dropped; ``ok`` calls
 take effect inside their window with their observed result; ``info`` calls
 may take effect at any time after their invocation (even after a recorded

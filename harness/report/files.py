@@ -111,7 +111,8 @@ def write_failure(report_dir: Path, failure: Any,
     lines = transcript(obs.program.packs, obs.history.calls(), obs.audit,
                        highlight=first.calls if first else ())
     if obs.schedule is not None:
-        lines += ["", f"schedule {list(obs.schedule)}, step by step:"]
+        drawn = f"schedule {list(obs.schedule)}" if obs.schedule else "round robin"
+        lines += ["", f"{drawn}, step by step:"]
         lines += schedule_transcript(obs.actions, len(obs.program.threads))
     doc = counterexample_doc(failure, context)
     write_json(report_dir / "counterexample.json", doc)

@@ -75,7 +75,7 @@ def schedule_transcript(actions: Sequence[object], sessions: int) -> list[str]:
     """The scheduler's actions, one column per session, in the order they
     happened: ``<paused ...>`` where a session waits at a pause point,
     ``<waiting ...>`` / ``<... completed>`` where it waits on a lock."""
-    width = 36
+    width = 40
     head = "step  " + "".join(f"t{i}".ljust(width) for i in range(sessions))
     lines = [head.rstrip()]
     for n, a in enumerate(actions, 1):
