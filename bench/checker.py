@@ -61,7 +61,8 @@ def packs_for(n: int, rng: random.Random) -> list[Pack]:
     out = []
     for _ in range(n):
         total = rng.randint(1, 20)
-        out.append(Pack(total, rng.randint(0, total), rng.choice(["none", "none", "future", "past"])))
+        expiry = rng.choice(["none", "none", "future", "past"])
+        out.append(Pack(total, rng.randint(0, total), expiry))
     return out
 
 
@@ -76,6 +77,33 @@ def timed(packs: list[Pack], calls: list[Call], repeat: int) -> list[float]:
     return times
 
 
+def measure(calls: int = 100_000, threads: int = 16, purchases: int = 50,
+            repeat: int = 3, seed: int = 1) -> dict:
+    """The figures: a spread history (the target) and a contended one."""
+    packs = packs_for(purchases, random.Random(seed))
+    history = simulate(seed, packs, calls, threads)
+    spread = timed(packs, history, repeat)
+
+    hot_pack = [Pack(5, 2)]
+    hot_calls = simulate(seed, hot_pack, calls // 10, threads)
+    hot = timed(hot_pack, hot_calls, repeat)
+    return {
+        "benchmark": "check_linearizable",
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "spread": {
+            "calls": calls, "threads": threads, "purchases": purchases,
+            "seconds": round(min(spread), 4), "runs": [round(t, 4) for t in spread],
+            "us_per_call": round(min(spread) / calls * 1e6, 2),
+            "target_seconds": 2.0, "within_target": min(spread) <= 2.0,
+        },
+        "contended": {
+            "calls": len(hot_calls), "threads": threads, "purchases": 1,
+            "seconds": round(min(hot), 4), "runs": [round(t, 4) for t in hot],
+        },
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--calls", type=int, default=100_000)
@@ -85,35 +113,13 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", type=Path, default=ROOT / "reports" / "bench" / "checker.json")
     args = ap.parse_args()
-
-    packs = packs_for(args.purchases, random.Random(args.seed))
-    calls = simulate(args.seed, packs, args.calls, args.threads)
-    spread = timed(packs, calls, args.repeat)
-
-    hot_pack = [Pack(5, 2)]
-    hot_calls = simulate(args.seed, hot_pack, args.calls // 10, args.threads)
-    hot = timed(hot_pack, hot_calls, args.repeat)
-
-    figures = {
-        "benchmark": "check_linearizable",
-        "python": platform.python_version(),
-        "machine": platform.machine(),
-        "spread": {
-            "calls": args.calls, "threads": args.threads, "purchases": args.purchases,
-            "seconds": round(min(spread), 4), "runs": [round(t, 4) for t in spread],
-            "us_per_call": round(min(spread) / args.calls * 1e6, 2),
-            "target_seconds": 2.0, "within_target": min(spread) <= 2.0,
-        },
-        "contended": {
-            "calls": len(hot_calls), "threads": args.threads, "purchases": 1,
-            "seconds": round(min(hot), 4), "runs": [round(t, 4) for t in hot],
-        },
-    }
+    figures = measure(args.calls, args.threads, args.purchases, args.repeat, args.seed)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(figures, indent=2) + "\n")
-    print(f"{args.calls} calls, {args.threads} threads, {args.purchases} purchases: "
-          f"{min(spread):.3f} s (target 2 s)")
-    print(f"{len(hot_calls)} calls, {args.threads} threads, 1 purchase: {min(hot):.3f} s")
+    spread, hot = figures["spread"], figures["contended"]
+    print(f"{spread['calls']} calls, {spread['threads']} threads, {spread['purchases']} "
+          f"purchases: {spread['seconds']:.3f} s (target 2 s)")
+    print(f"{hot['calls']} calls, {hot['threads']} threads, 1 purchase: {hot['seconds']:.3f} s")
     print(f"wrote {args.out}")
 
 

@@ -228,14 +228,18 @@ def main() -> int:
     doc["throughput"] = bench_throughput(seconds, [1, 4, 16])
     print(f"detection (median over {seeds} seeds, time and calls to the first violation):",
           flush=True)
-    doc["detection"] = bench_detection(seeds, 30.0, ["free", "schedule"])
+    doc["detection"] = bench_detection(seeds, 10.0, ["free", "schedule"])
     try:
         sys.path.insert(0, str(ROOT / "bench"))
         import checker  # type: ignore[import-not-found]
 
         print("linearizability checker:", flush=True)
-        doc["checker"] = checker.measure()
-        print(f"  {doc['checker']}")
+        doc["checker"] = checker.measure(repeat=1 if args.quick else 3)
+        spread, hot = doc["checker"]["spread"], doc["checker"]["contended"]
+        print(f"  {spread['calls']:,} calls, {spread['threads']} threads, "
+              f"{spread['purchases']} purchases: {spread['seconds']:.2f} s")
+        print(f"  {hot['calls']:,} calls, {hot['threads']} threads, one purchase: "
+              f"{hot['seconds']:.2f} s")
     except (ImportError, AttributeError) as e:
         print(f"  checker benchmark unavailable: {e}")
     args.out.mkdir(parents=True, exist_ok=True)
