@@ -38,7 +38,7 @@ def ops_for(path: Path) -> tuple[str, ...]:
 @pytest.mark.parametrize("mutant", MUTANTS, ids=lambda p: p.stem)
 def test_mutant_is_caught(lab_for, mutant: Path) -> None:
     with lab_for([mutant]) as lab:
-        result = search(lab, search_settings(time_budget=FIND_BUDGET, ops=ops_for(mutant)))
+        result = stress(lab, search_settings(time_budget=FIND_BUDGET, ops=ops_for(mutant)))
     assert result.failure is not None, f"{mutant.name}: no violation in {result.calls} calls"
     broken = set(result.failure.verdict.broken)
     assert broken & expected(mutant), (
