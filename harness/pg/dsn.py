@@ -7,6 +7,7 @@ import contextlib
 from typing import Iterator
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from ..errors import SetupError
 from .server import ServerInfo, connect, redact
@@ -32,4 +33,7 @@ def existing_server(dsn: str) -> Iterator[ServerInfo]:
             f"the role of {redact(dsn)} may not create databases: the harness needs "
             "CREATEDB (or superuser) to make its scratch databases"
         )
-    yield ServerInfo(conninfo=dsn, backend="dsn", version=version)
+    # Text comes back as text even from a SQL_ASCII server.
+    conninfo = dsn if "client_encoding" in conninfo_to_dict(dsn) else make_conninfo(
+        dsn, client_encoding="utf8")
+    yield ServerInfo(conninfo=conninfo, backend="dsn", version=version)

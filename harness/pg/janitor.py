@@ -26,7 +26,10 @@ def new_name(kind: str = "db") -> str:
 
 def create_database(info: ServerInfo, name: str, template: str | None = None) -> None:
     stmt = sql.SQL("create database {}").format(sql.Identifier(name))
-    if template:
+    if not template:
+        # UTF8 whatever the cluster's default (a minimal image may say SQL_ASCII).
+        stmt += sql.SQL(" encoding 'UTF8' locale 'C' template template0")
+    else:
         # FILE_COPY: for the small databases here, faster than WAL_LOG.
         stmt += sql.SQL(" template {} strategy file_copy").format(sql.Identifier(template))
     try:

@@ -205,7 +205,8 @@ def local_cluster(pg_bin: str | None = None) -> Iterator[ServerInfo]:
         os.chmod(data, 0o700)
         _chown_tree(root, user)
         proc, port = _start(bins, root, data, user)
-        conninfo = make_conninfo(host="127.0.0.1", port=port, user="postgres", dbname="postgres")
+        conninfo = make_conninfo(host="127.0.0.1", port=port, user="postgres", dbname="postgres",
+                                 client_encoding="utf8")
         _wait_ready(proc, conninfo, root / "server.log")
         yield ServerInfo(conninfo=conninfo, backend="local", version=server_version(conninfo))
     finally:
