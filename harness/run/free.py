@@ -12,14 +12,15 @@ import contextlib
 import itertools
 import threading
 import time
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import psycopg
 from psycopg.pq import TransactionStatus
 
 from ..history import Complete, Event, History, Invoke, Outcome
 from ..workload import OpCall, Program
-from ..workload.ops import OpGen, start
+from ..workload.ops import OpGen, Step, start
+from .libpq import Prepared
 
 __all__ = ["FreeRunner", "classify", "drive"]
 
@@ -34,13 +35,12 @@ def classify(error: psycopg.Error) -> tuple[Outcome, str | None]:
     return Outcome.FAIL, sqlstate
 
 
-def drive(conn: psycopg.Connection, gen: OpGen) -> tuple[object, tuple[int, ...]]:
-    """Run one operation to the end on ``conn``, step after step."""
+def drive(execute: Callable[[Step], list[Any]], gen: OpGen) -> tuple[object, tuple[int, ...]]:
+    """Run one operation to the end, step after step."""
     try:
         step = next(gen)
         while True:
-            cur = conn.execute(step.sql, step.params, prepare=True)
-            step = gen.send(cur.fetchall() if cur.description is not None else [])
+            step = gen.send(execute(step))
     except StopIteration as done:
         return done.value  # type: ignore[no-any-return]
 
@@ -66,6 +66,7 @@ class _Worker:
             options=f"-c statement_timeout={self.statement_timeout_ms}",
         )
         self.pid = self.conn.info.backend_pid
+        self.prepared = Prepared(self.conn)
 
     def close(self) -> None:
         if self.conn is not None:
@@ -105,16 +106,16 @@ class _Worker:
         for cid, c in zip(call_ids, calls):
             if self.stopping:
                 return
-            if self.conn is None or self.conn.closed or self.conn.broken:
+            if self.conn is None or self.prepared.broken:
                 self.connect()  # a lost connection ended the last call as info
             assert self.conn is not None
             gen = start(c.op, row_ids[c.purchase], isolation)
             out.append(Invoke(cid, self.index, c.op, c.purchase, time.monotonic_ns(), self.pid))
             try:
-                result, txids = drive(self.conn, gen)
+                result, txids = drive(self.prepared.execute, gen)
             except psycopg.Error as e:
                 outcome, sqlstate = classify(e)
-                if not self.conn.broken and self.conn.info.transaction_status != TransactionStatus.IDLE:
+                if not self.prepared.broken and self.conn.info.transaction_status != TransactionStatus.IDLE:
                     with contextlib.suppress(psycopg.Error):
                         self.conn.execute("rollback")
                 msg = _first_line(e.diag.message_primary or str(e))
