@@ -29,7 +29,8 @@ from .pg.prepare import migrated_database
 from .pg.server import ServerInfo, open_server
 from .report import files
 from .run.example import Lab
-from .target import SESSION_PACK
+from .target import SESSION_PACK, Target
+from .workload.file import load as load_workload
 from .workload import OPS, Program
 from .workload.ops import FUNCTIONS, ISOLATION_LEVELS
 
@@ -78,6 +79,9 @@ def _database_options(p: argparse.ArgumentParser) -> None:
                    help="where a throwaway server comes from when no DSN is given")
     g.add_argument("--pg-bin", default=None, help="folder of initdb and postgres (local backend)")
     g.add_argument("--image", default="postgres:15", help="image of the docker backend")
+    g.add_argument("--workload", type=Path, default=None,
+                   help="a TOML file declaring another counter to check (its table, rows "
+                        "and functions); default: the session pack")
     g.add_argument("--report-dir", type=Path, default=Path("reports/latest"))
 
 
@@ -105,8 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="most calls per thread in one example (default 6)")
     g.add_argument("--packs", type=_positive(int, 1), default=3,
                    help="most purchases in one example (default 3)")
-    g.add_argument("--ops", default="use,release",
-                   help=f"operations to call, comma-separated, from {', '.join(OPS)}")
+    g.add_argument("--ops", default=None,
+                   help="operations to call, comma-separated (default: the counter's "
+                        "functions; the session pack also has reinstate_naive)")
     g.add_argument("--isolation", choices=list(ISOLATION_LEVELS), default=None,
                    help="run every call in an explicit transaction at this level "
                         "(default: autocommit, as the app calls them)")
@@ -135,18 +140,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 @contextlib.contextmanager
-def _lab(args: argparse.Namespace, migrations_dir: Path | None,
-         overlays: Sequence[Path]) -> Iterator[tuple[Lab, ServerInfo, dict[str, str]]]:
+def _lab(args: argparse.Namespace, migrations_dir: Path | None, overlays: Sequence[Path],
+         target: Target) -> Iterator[tuple[Lab, ServerInfo, dict[str, str]]]:
     files_ = collect(migrations_dir, overlays)
     with open_server(args.backend, dsn=args.dsn, pg_bin=args.pg_bin, image=args.image) as info:
-        with migrated_database(info, files_, SESSION_PACK) as dbname:
-            with Lab(info.dsn(dbname), SESSION_PACK) as lab:
+        with migrated_database(info, files_, target) as dbname:
+            with Lab(info.dsn(dbname), target) as lab:
                 yield lab, info, checksums(files_)
 
 
-def _migrations_dir(arg: Path | None) -> Path:
+def _target(workload: Path | None) -> tuple[Target, Path | None]:
+    """The counter under test, and the migrations its workload file names."""
+    if workload is None:
+        return SESSION_PACK, None
+    return load_workload(workload)
+
+
+def _migrations_dir(arg: Path | None, default: Path | None = None) -> Path:
     if arg is not None:
         return arg
+    if default is not None:
+        return default
     if Path("migrations").is_dir():
         return Path("migrations")
     raise HarnessError("no ./migrations folder here: pass --migrations DIR")
@@ -177,7 +191,9 @@ class _Progress:
 
 
 def cmd_stress(args: argparse.Namespace) -> int:
-    ops = tuple(o.strip() for o in args.ops.split(",") if o.strip())
+    target, workload_migrations = _target(args.workload)
+    names = args.ops or ",".join(o.name for o in target.operations)
+    ops = tuple(o.strip() for o in names.split(",") if o.strip())
     unknown = [o for o in ops if o not in OPS]
     if unknown or not ops:
         raise HarnessError(f"--ops: unknown operation {','.join(unknown) or '(none)'}; "
@@ -189,6 +205,7 @@ def cmd_stress(args: argparse.Namespace) -> int:
         mode=args.mode, ops=ops, isolation=args.isolation, max_threads=args.threads, max_calls_per_thread=args.calls,
         max_packs=args.packs, time_budget=args.time_budget, max_examples=args.examples,
         shrink_budget=args.shrink_budget, seed=seed, use_audit=not args.no_audit,
+        expiry=target.has_expiry, nulls=target.nullable,
     )
     bound = None
     if args.exhaustive:
@@ -198,10 +215,10 @@ def cmd_stress(args: argparse.Namespace) -> int:
             raise HarnessError(f"--exhaustive: {e}") from None
         settings = dataclasses.replace(settings, mode="schedule")
         args.mode = "schedule"
-    mdir = _migrations_dir(args.migrations)
+    mdir = _migrations_dir(args.migrations, workload_migrations)
     files.prepare_dir(args.report_dir)
     started = time.monotonic()
-    with _lab(args, mdir, args.overlay) as (lab, info, sums):
+    with _lab(args, mdir, args.overlay, target) as (lab, info, sums):
         setup = time.monotonic() - started
         if not args.json:
             _say(f"harness stress: {len(sums)} migration files on PostgreSQL {info.version} "
@@ -215,6 +232,7 @@ def cmd_stress(args: argparse.Namespace) -> int:
     context = {
         "migrations": str(mdir),
         "overlays": [str(p) for p in args.overlay],
+        "workload": str(args.workload) if args.workload else None,
         "checksums": sums,
         "mode": "schedule" if pinned else args.mode,
         "found_by": args.mode if bound is None else f"exhaustive {args.exhaustive}",
@@ -330,6 +348,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         program = Program.from_json(doc["program"])
     except (ValueError, KeyError) as e:
         raise HarnessError(f"{path}: not a counterexample file ({e})") from None
+    workload = args.workload or (Path(doc["workload"]) if doc.get("workload") else None)
+    target, _ = _target(workload)
     mdir = args.migrations or Path(doc.get("migrations") or "migrations")
     overlays = args.overlay or [Path(o) for o in doc.get("overlays", [])]
     st = doc.get("settings", {})
@@ -341,7 +361,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     _say(f"harness replay: {len(program.threads)} threads, {program.calls} calls, "
          f"{args.runs} runs; migrations {mdir}"
          + (f", overlays {', '.join(map(str, overlays))}" if overlays else ""))
-    with _lab(args, mdir, overlays) as (lab, info, _):
+    with _lab(args, mdir, overlays, target) as (lab, info, _):
         if schedule is not None:
             lab.enable_schedule([FUNCTIONS[o] for o in settings.ops if o in FUNCTIONS])
         failing, runs = replay(lab, program, settings, args.runs, schedule=schedule)

@@ -38,6 +38,8 @@ class SearchSettings:
     mode: str = "free"  # "free": threads race; "schedule": drawn interleavings
     ops: tuple[str, ...] = ("use", "release")
     isolation: str | None = None  # None: autocommit calls; else explicit transactions
+    expiry: bool = True  # draw expired packs (the counter has an expiry rule)
+    nulls: bool = True  # draw NULL counters and totals (the columns allow them)
     max_threads: int = 8
     max_calls_per_thread: int = 6
     max_packs: int = 3
@@ -160,7 +162,7 @@ def search(
     @given(programs(ops=s.ops, max_threads=min(s.max_threads, 4) if small else s.max_threads,
                     max_calls_per_thread=min(s.max_calls_per_thread, 3) if small
                     else s.max_calls_per_thread, max_packs=1 if small else s.max_packs,
-                    isolation=s.isolation),
+                    isolation=s.isolation, expiry=s.expiry, nulls=s.nulls),
            schedules(s))
     def probe(program: Program, schedule: list[int] | None) -> None:
         now = time.monotonic()

@@ -8,7 +8,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Target", "SESSION_PACK"]
+__all__ = ["Operation", "Target", "SESSION_PACK"]
+
+
+@dataclass(frozen=True)
+class Operation:
+    """A counter RPC: ``function`` (``schema.name(argtypes)``) takes the row's
+    key; ``direction`` +1 or -1; it ``returns`` "boolean" (true: moved) or
+    "new_value" (the new value, -1 for a no-op)."""
+
+    name: str
+    function: str
+    direction: int
+    returns: str
 
 
 @dataclass(frozen=True)
@@ -18,9 +30,16 @@ class Target:
     counter: str  # the column the functions move
     # Run once per database: rows the counter's row needs (foreign keys).
     fixtures_sql: str
-    # Insert the rows of one example. Parameters (arrays, one item a row):
-    # ids (uuid, made by the harness), totals, useds, expiries ('none'|'future'|'past').
+    # Insert the rows of one example. Batch form (``per_row`` False), arrays
+    # one item a row: ids (uuid, made by the harness), totals, useds,
+    # expiries ('none'|'future'|'past'). Per-row form: total, used, expires_at
+    # (a timestamptz or null), and the statement returns the new row's key.
     row_sql: str
+    operations: tuple[Operation, ...] = ()
+    per_row: bool = False
+    has_expiry: bool = True  # does the increment refuse expired rows?
+    nullable: bool = True  # may the counter and its bound be NULL?
+    name: str = "session pack"
 
 
 SESSION_PACK = Target(
@@ -53,4 +72,8 @@ SESSION_PACK = Target(
         from unnest(%(ids)s::uuid[], %(totals)s::int[], %(useds)s::int[],
                     %(expiries)s::text[]) as t(id, total, used, expiry)
     """,
+    operations=(
+        Operation("use", "public.use_session(uuid)", +1, "boolean"),
+        Operation("release", "public.release_session(uuid)", -1, "new_value"),
+    ),
 )

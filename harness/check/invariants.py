@@ -19,13 +19,28 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Iterable, Sequence
 
+from .. import model
 from ..history import AuditRow, Call, Outcome, Pack
 from .verdict import Violation
 
 __all__ = ["DIRECTION", "check_invariants"]
 
-# Which way a successful call moves the counter.
-DIRECTION: dict[str, int] = {"use": +1, "release": -1, "reinstate_naive": -1}
+class _Directions:
+    """Which way a successful call of each operation moves the counter (from
+    the model's operation specs, which a workload file may extend)."""
+
+    def get(self, op: str, default: int = 0) -> int:
+        spec = model.SPECS.get(op)
+        return spec.direction if spec else default
+
+    def __getitem__(self, op: str) -> int:
+        return model.SPECS[op].direction
+
+    def __contains__(self, op: object) -> bool:
+        return op in model.SPECS
+
+
+DIRECTION = _Directions()
 
 
 def _fmt(v: int | None) -> str:
@@ -34,7 +49,10 @@ def _fmt(v: int | None) -> str:
 
 def _succeeded(call: Call) -> bool:
     """Did this ok call report that it moved the counter?"""
-    if DIRECTION.get(call.op, 0) > 0:
+    spec = model.SPECS.get(call.op)
+    if spec is None:
+        return False
+    if spec.returns == "boolean":
         return call.result is True
     return isinstance(call.result, int) and not isinstance(call.result, bool) and call.result != -1
 
@@ -100,8 +118,8 @@ def _check_purchase(
         for k, r in enumerate(rows):
             if r.new is not None and r.new > pack.total:
                 out.append(Violation("within-total",
-                    f"p{p} was used {r.new} times out of {pack.total} (sessions_remaining "
-                    f"{pack.total - r.new}), committed by {who(k)}",
+                    f"p{p}'s counter reached {r.new}, past its total of {pack.total} "
+                    f"(remaining {pack.total - r.new}), committed by {who(k)}",
                     ids(writer[k], *writer[:k]), p))
                 break
     for k, r in enumerate(rows):
@@ -174,16 +192,17 @@ def _check_purchase(
 
 def _return_mismatch(c: Call, mine: list[AuditRow]) -> str | None:
     """Why the call's result disagrees with what its transaction committed, if it does."""
-    direction = DIRECTION.get(c.op)
-    if direction is None:
+    spec = model.SPECS.get(c.op)
+    if spec is None:
         return None
+    direction = spec.direction
     if len(mine) > 1:
         steps = ", ".join(f"{_fmt(r.old)}->{_fmt(r.new)}" for r in mine)
         return f"but its transaction committed {len(mine)} writes ({steps})"
-    if direction > 0 and not isinstance(c.result, bool):
-        return "but a use returns true or false"
-    if direction < 0 and (isinstance(c.result, bool) or not isinstance(c.result, int)):
-        return "but a release returns the new value or -1"
+    if spec.returns == "boolean" and not isinstance(c.result, bool):
+        return f"but {c.op} returns true or false"
+    if spec.returns != "boolean" and (isinstance(c.result, bool) or not isinstance(c.result, int)):
+        return f"but {c.op} returns the new value or -1"
     if not _succeeded(c):
         if mine and mine[0].old != mine[0].new:
             r = mine[0]
@@ -192,6 +211,8 @@ def _return_mismatch(c: Call, mine: list[AuditRow]) -> str | None:
     if not mine:
         return "but its transaction committed no change to the counter"
     r = mine[0]
-    if direction < 0 and r.new != c.result:
+    if r.old is not None and r.new is not None and r.new - r.old != direction:
+        return f"but its transaction committed {_fmt(r.old)}->{_fmt(r.new)}"
+    if spec.returns != "boolean" and r.new != c.result:
         return f"but its transaction committed {_fmt(r.old)}->{_fmt(r.new)}"
     return None

@@ -26,14 +26,41 @@ from typing import Union
 
 from harness.history import Call, Pack
 
-__all__ = ["OPS", "PackState", "init", "apply", "step", "is_noop", "partition", "describe"]
+__all__ = ["OPS", "SPECS", "OpSpec", "register", "PackState", "init", "apply", "step",
+           "is_noop", "partition", "describe"]
 
 Result = Union[bool, int, None]
 
-#: Operation names the model knows. ``reinstate_naive`` is the app's old
+@dataclass(frozen=True)
+class OpSpec:
+    """What a counter operation promises: which way it moves the counter, and
+    how it says so (``boolean``: true / false; ``new_value``: the new value,
+    or -1 for a no-op)."""
+
+    direction: int  # +1 or -1
+    returns: str = "boolean"
+
+    @property
+    def noop(self) -> Result:
+        return False if self.returns == "boolean" else -1
+
+
+#: Operations the model knows. ``reinstate_naive`` is the app's old
 #: read-then-write "Reinstate" button; it promises what ``release`` promises,
 #: which is exactly why the harness can catch it breaking that promise.
-OPS = ("use", "release", "reinstate_naive")
+#: Other counters (a workload file) add theirs with ``register``.
+SPECS: dict[str, OpSpec] = {
+    "use": OpSpec(+1, "boolean"),
+    "release": OpSpec(-1, "new_value"),
+    "reinstate_naive": OpSpec(-1, "new_value"),
+}
+OPS = tuple(SPECS)
+
+
+def register(name: str, spec: OpSpec) -> None:
+    global OPS
+    SPECS[name] = spec
+    OPS = tuple(SPECS)
 
 
 @dataclass(frozen=True)
@@ -49,18 +76,21 @@ def init(pack: Pack) -> PackState:
 
 def apply(state: PackState, op: str) -> tuple[Result, PackState]:
     """What ``op`` returns in ``state`` and the state after it (deterministic)."""
-    if op == "use":
-        total, used = state.total, state.used
+    spec = SPECS.get(op)
+    if spec is None:
+        raise ValueError(f"unknown operation {op!r}: the model knows {', '.join(OPS)}")
+    total, used = state.total, state.used
+    if spec.direction > 0:
         # sessions_remaining is null when either column is null: refused.
         if used is None or total is None or total - used <= 0 or state.expired:
-            return False, state
-        return True, replace(state, used=used + 1)
-    if op == "release" or op == "reinstate_naive":
-        if state.used is None or state.used <= 0:
-            return -1, state
-        after = replace(state, used=state.used - 1)
-        return after.used, after
-    raise ValueError(f"unknown operation {op!r}: the model knows {', '.join(OPS)}")
+            return spec.noop, state
+        after = replace(state, used=used + 1)
+    else:
+        # Taking back ignores expiry: reinstating on an expired pack works.
+        if used is None or used <= 0:
+            return spec.noop, state
+        after = replace(state, used=used - 1)
+    return (True if spec.returns == "boolean" else after.used), after
 
 
 def step(state: PackState, op: str, result: Result) -> tuple[bool, PackState]:
@@ -81,9 +111,8 @@ def step(state: PackState, op: str, result: Result) -> tuple[bool, PackState]:
 
 def is_noop(op: str, result: Result) -> bool:
     """Does a call that returned ``result`` certainly leave the state as it was?"""
-    if op == "use":
-        return result is False
-    return type(result) is int and result == -1
+    noop = SPECS[op].noop
+    return type(result) is type(noop) and result == noop
 
 
 def partition(call: Call) -> int:

@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Sequence
 
-from ..history import AuditRow, History
+from ..history import AuditRow, History, Pack
 from ..pg.instrument import AUDIT_QUERY
 from ..pg.pausepoints import Instrumented, install_pause_points
 from ..pg.server import connect
@@ -69,6 +69,8 @@ class Lab:
         self.control.close()
 
     def fresh_rows(self, program: Program) -> tuple[str, ...]:
+        if self.target.per_row:
+            return tuple(self._insert_one(p) for p in program.packs)
         ids = tuple(str(uuid.uuid4()) for _ in program.packs)
         self.control.execute(
             self.target.row_sql,
@@ -81,6 +83,17 @@ class Lab:
             prepare=True,
         )
         return ids
+
+    def _insert_one(self, pack: Pack) -> str:
+        expires = {"past": "-1 day", "future": "30 days"}.get(pack.expiry)
+        row = self.control.execute(
+            self.target.row_sql,
+            {"total": pack.total, "used": pack.used,
+             "expires_at": None if expires is None else _in(expires)},
+            prepare=True).fetchone()
+        if row is None:
+            raise RuntimeError(f"the row SQL of {self.target.name} returned no key")
+        return str(row[0])
 
     def observe(self, program: Program, row_ids: Sequence[str]) -> tuple[tuple[AuditRow, ...], tuple[int | None, ...]]:
         index = {rid: i for i, rid in enumerate(row_ids)}
@@ -118,3 +131,10 @@ class Lab:
             sched = tuple(movable.index(t) for (movable, _), t in zip(r.decisions, r.taken))
         self.last = Observation(program, row_ids, history, audit, finals, sched, actions)
         return self.last
+
+
+def _in(interval: str) -> object:
+    import datetime as dt
+
+    days = int(interval.split()[0])
+    return dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=days)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Generator, Sequence
 
-__all__ = ["Step", "OpGen", "OPS", "FUNCTIONS", "ISOLATION_LEVELS", "start"]
+__all__ = ["Step", "OpGen", "OPS", "FUNCTIONS", "ISOLATION_LEVELS", "start", "register"]
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,12 @@ OPS: dict[str, Callable[[str], OpGen]] = {
     "release": _call("public.release_session"),
     "reinstate_naive": reinstate_naive,
 }
+
+
+def register(name: str, function: str) -> None:
+    """Another counter's RPC (a workload file): ``schema.name(argtypes)``."""
+    OPS[name] = _call(function.split("(")[0])
+    FUNCTIONS[name] = function
 
 # The functions under test behind each operation (for pause points).
 FUNCTIONS: dict[str, str] = {

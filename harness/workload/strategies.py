@@ -22,19 +22,19 @@ _TOTALS = st.one_of(
 
 
 @st.composite
-def packs(draw: st.DrawFn) -> Pack:
-    total = draw(_TOTALS)
+def packs(draw: st.DrawFn, expiry: bool = True, nulls: bool = True) -> Pack:
+    total = draw(_TOTALS if nulls else _TOTALS.filter(lambda t: t is not None))
     top = 20 if total is None else total
     used = draw(
         st.one_of(
             # At or next to a boundary, where guards matter.
             st.sampled_from(sorted({0, 1, max(top - 1, 0), top})),
             st.integers(min_value=0, max_value=top),
-            st.none(),
+            *([st.none()] if nulls else []),
         )
     )
-    expiry = draw(st.sampled_from(["none", "future", "past"]))
-    return Pack(total=total, used=used, expiry=expiry)
+    expires = draw(st.sampled_from(["none", "future", "past"])) if expiry else "none"
+    return Pack(total=total, used=used, expiry=expires)
 
 
 @st.composite
@@ -46,12 +46,14 @@ def programs(
     max_calls_per_thread: int = 8,
     max_packs: int = 3,
     isolation: str | None = None,
+    expiry: bool = True,
+    nulls: bool = True,
 ) -> Program:
     # Mostly one pack: every thread on one row is where races live.
     n_packs = draw(st.integers(1, max_packs))
     if n_packs > 1 and draw(st.booleans()):
         n_packs = 1
-    the_packs = tuple(draw(packs()) for _ in range(n_packs))
+    the_packs = tuple(draw(packs(expiry, nulls)) for _ in range(n_packs))
     n_threads = draw(st.integers(min_threads, max_threads))
     call = st.builds(OpCall, st.sampled_from(list(ops)), st.integers(0, n_packs - 1))
     threads = tuple(
