@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import logging
 import os
 import random
 import shlex
@@ -83,6 +84,8 @@ def _database_options(p: argparse.ArgumentParser) -> None:
                    help="a TOML file declaring another counter to check (its table, rows "
                         "and functions); default: the session pack")
     g.add_argument("--report-dir", type=Path, default=Path("reports/latest"))
+    g.add_argument("-v", "--verbose", action="store_true",
+                   help="log every statement the workers send, with its result, to stderr")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -387,6 +390,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)  # clean up as on Ctrl-C
     try:
         args = build_parser().parse_args(argv)
+        if getattr(args, "verbose", False):
+            logging.basicConfig(level=logging.WARNING, format="%(message)s")
+            logging.getLogger("harness.sql").setLevel(logging.DEBUG)
         if args.command == "stress":
             return cmd_stress(args)
         return cmd_replay(args)

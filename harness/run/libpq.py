@@ -9,6 +9,7 @@ SQLSTATE, so everything downstream classifies them the same way.
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any, Callable, Sequence
 
@@ -22,6 +23,7 @@ __all__ = ["Prepared"]
 
 _BOOL, _INTS = 16, {20, 21, 23, 26, 28, 5069}  # bool; int8/2/4, oid, xid, xid8
 _PLACEHOLDER = re.compile(r"%s")
+log = logging.getLogger("harness.sql")
 
 
 def _load(oid: int) -> Callable[[bytes], Any]:
@@ -57,15 +59,24 @@ class Prepared:
             None if p is None else str(p).encode() for p in step.params]
         res = pg.exec_prepared(self._name(step.sql), params)
         status = res.status
+        rows: list[tuple[Any, ...]] = []
         if status == pq.ExecStatus.TUPLES_OK:
             loads = [_load(res.ftype(i)) for i in range(res.nfields)]
-            return [tuple(None if (v := res.get_value(r, i)) is None else loads[i](v)
+            rows = [tuple(None if (v := res.get_value(r, i)) is None else loads[i](v)
                           for i in range(res.nfields)) for r in range(res.ntuples)]
-        if status == pq.ExecStatus.COMMAND_OK:
-            return []
-        if pg.status == pq.ConnStatus.BAD:
-            self.names.clear()
-        raise error_from_result(res)
+        elif status != pq.ExecStatus.COMMAND_OK:
+            if pg.status == pq.ConnStatus.BAD:
+                self.names.clear()
+            error = error_from_result(res)
+            self._log(step, f"ERROR {error.sqlstate}: {error.diag.message_primary}")
+            raise error
+        self._log(step, rows)
+        return rows
+
+    def _log(self, step: Step, outcome: object) -> None:
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("pid %s: %s %s -> %s", self.conn.pgconn.backend_pid,
+                      " ".join(step.sql.split()), list(step.params), outcome)
 
     @property
     def broken(self) -> bool:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -33,6 +34,7 @@ from .free import classify
 __all__ = ["Scheduler", "Action", "ScheduleRun"]
 
 _MAX_ACTIONS = 2000
+log = logging.getLogger("harness.sql")
 
 
 @dataclass(frozen=True)
@@ -335,6 +337,9 @@ class Scheduler:
 
 
 async def _execute(conn: psycopg.AsyncConnection[Any], step: Step) -> list[Any]:
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("pid %s: %s %s", conn.info.backend_pid, " ".join(step.sql.split()),
+                  list(step.params))
     try:
         cur = await conn.execute(step.sql, step.params, prepare=True)
     except psycopg.Error:
