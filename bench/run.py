@@ -165,6 +165,29 @@ def bench_throughput(seconds: float, clients_list: list[int]) -> list[dict[str, 
     return rows
 
 
+def bench_schedules(seconds: float) -> dict[str, float]:
+    """Schedules run and checked per second: 2 sessions x 2 calls, pause points on."""
+    import random
+
+    from harness.explore import judge
+
+    rng = random.Random(1)
+    program = Program((Pack(5, 2),), ((OpCall("use", 0), OpCall("release", 0)),
+                                      (OpCall("release", 0), OpCall("use", 0))))
+    settings = SearchSettings(mode="schedule")
+    with open_server() as info, migrated_database(info, collect(MIGRATIONS), SESSION_PACK) as db:
+        with Lab(info.dsn(db), SESSION_PACK) as lab:
+            lab.enable_schedule(["public.use_session(uuid)", "public.release_session(uuid)"])
+            lab.execute(program, [0])
+            n, t = 0, time.perf_counter()
+            while time.perf_counter() - t < seconds:
+                obs = lab.execute(program, [rng.randrange(4) for _ in range(8)])
+                judge(obs, settings)
+                n += 1
+            took = time.perf_counter() - t
+    return {"schedules_per_s": round(n / took, 1)}
+
+
 # -- 3. detection ------------------------------------------------------------------
 
 
@@ -226,6 +249,10 @@ def main() -> int:
         print(f"  {k:28s} {v * 1000:8.1f} ms")
     print("throughput, use/release on one row (calls/s):", flush=True)
     doc["throughput"] = bench_throughput(seconds, [1, 4, 16])
+    print("step scheduler:", flush=True)
+    doc["scheduler"] = bench_schedules(seconds)
+    print(f"  {doc['scheduler']['schedules_per_s']:,.0f} schedules/s "
+          "(2 sessions x 2 calls, run and checked)")
     print(f"detection (median over {seeds} seeds, time and calls to the first violation):",
           flush=True)
     doc["detection"] = bench_detection(seeds, 10.0, ["free", "schedule"])

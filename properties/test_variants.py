@@ -140,3 +140,14 @@ def test_exhaustive_bound_finds_the_apps_use_session(lab_for) -> None:
         res = exhaustive(lab, search_settings(mode="schedule"), Bound(2, 2))
     assert res.failure is not None
     assert "within-total" in res.failure.verdict.broken
+
+
+def test_wrong_value_only_under_concurrency_is_caught_by_linearizability_alone(lab_for) -> None:
+    """With the audit trail's checks off, only the history is left: the
+    linearizability check must still see the wrong returned value."""
+    mutant = MIGRATIONS / "mutants" / "release_wrong_value_under_race.sql"
+    with lab_for([mutant]) as lab:
+        result = stress(lab, search_settings(mode="schedule", time_budget=FIND_BUDGET,
+                                             use_audit=False))
+    assert result.failure is not None
+    assert result.failure.verdict.broken == ("linearizable",)
