@@ -24,6 +24,7 @@ from .check.verdict import PROPERTIES
 from .errors import HarnessError
 from .exhaustive import Bound
 from .explore import SearchResult, SearchSettings, replay
+from .security import dynamic_findings, findings_doc, static_findings
 from .stress import stress
 from .pg.migrations import checksums, collect
 from .pg.prepare import migrated_database
@@ -41,6 +42,13 @@ examples:
   python -m harness stress --overlay migrations/mutants/use_session_app_0010.sql
   python -m harness stress --migrations ~/app/supabase/migrations --time-budget 300
   python -m harness stress --dsn postgresql://me@127.0.0.1/app --threads 16
+"""
+
+EXAMPLES_SECURITY = """\
+examples:
+  python -m harness security                                # the migrations as they are
+  python -m harness security --overlay migrations/fixes/hardened_functions.sql
+exit codes: 0 no findings, 1 findings, 2 usage or setup error
 """
 
 EXAMPLES_REPLAY = """\
@@ -128,6 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--no-audit", action="store_true",
                    help="check the history alone (linearizability), without the audit trail")
     g.add_argument("--json", action="store_true", help="print summary.json instead of text")
+
+    c = sub.add_parser("security", help="who may call the functions, on whose data",
+                       epilog=EXAMPLES_SECURITY,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    _database_options(c)
+    c.add_argument("--json", action="store_true", help="print the findings as JSON")
 
     r = sub.add_parser("replay", help="run a saved counterexample again",
                        epilog=EXAMPLES_REPLAY, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -227,6 +241,7 @@ def cmd_stress(args: argparse.Namespace) -> int:
             _say(f"harness stress: {len(sums)} migration files on PostgreSQL {info.version} "
                  f"({info.backend}), ready in {setup:.2f} s; seed {seed}")
         progress = _Progress(args.time_budget)
+        security = static_findings(lab.control, [o.function for o in target.operations])
         result = stress(lab, settings, bound, progress=progress if not args.json else None)
         progress.done()
         if bound is not None and not args.json:
@@ -246,6 +261,7 @@ def cmd_stress(args: argparse.Namespace) -> int:
     }
     reproduce = _reproduce_command(args)
     summary = _summary(result, settings, info, context, reproduce, setup)
+    summary["security"] = findings_doc(security)
     lines: list[str] = []
     cx_doc = None
     if result.failure is not None:
@@ -256,6 +272,9 @@ def cmd_stress(args: argparse.Namespace) -> int:
         _say(__import__("json").dumps(summary, indent=2, default=str))
     else:
         _print_outcome(result, lines, args.report_dir, reproduce)
+        if security:
+            _say(f"security: {len(security)} findings ({', '.join(sorted({f.code for f in security}))}); "
+                 "python -m harness security explains them")
     return 1 if result.failure is not None else 0
 
 
@@ -379,6 +398,30 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- security --------------------------------------------------------------------
+
+
+def cmd_security(args: argparse.Namespace) -> int:
+    import json
+
+    target, workload_migrations = _target(args.workload)
+    mdir = _migrations_dir(args.migrations, workload_migrations)
+    with _lab(args, mdir, args.overlay, target) as (lab, info, _):
+        functions = [o.function for o in target.operations]
+        findings = static_findings(lab.control, functions)
+        if target is SESSION_PACK:  # the dynamic checks know this app's tables
+            findings += dynamic_findings(lab.control, target)
+    if args.json:
+        _say(json.dumps(findings_doc(findings), indent=2))
+    else:
+        for f in findings:
+            for line in f.lines():
+                _say(line)
+        _say(f"{len(findings)} findings in {len(functions)} functions" if findings
+             else f"no findings in {len(functions)} functions")
+    return 1 if findings else 0
+
+
 # -- entry point -----------------------------------------------------------------
 
 
@@ -395,6 +438,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             logging.getLogger("harness.sql").setLevel(logging.DEBUG)
         if args.command == "stress":
             return cmd_stress(args)
+        if args.command == "security":
+            return cmd_security(args)
         return cmd_replay(args)
     except HarnessError as e:
         print(f"harness: error: {e}", file=sys.stderr)
