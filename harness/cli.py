@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from . import __version__
+from . import __version__, dbcmd
 from .check.verdict import PROPERTIES
 from .errors import HarnessError
 from .exhaustive import Bound
@@ -49,6 +49,12 @@ examples:
   python -m harness security                                # the migrations as they are
   python -m harness security --overlay migrations/fixes/hardened_functions.sql
 exit codes: 0 no findings, 1 findings, 2 usage or setup error
+"""
+
+EXAMPLES_DB = """\
+examples:
+  python -m harness db up &                                 # prints DSN and psql command
+  python -m harness db down
 """
 
 EXAMPLES_REPLAY = """\
@@ -142,6 +148,13 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     _database_options(c)
     c.add_argument("--json", action="store_true", help="print the findings as JSON")
+
+    d = sub.add_parser("db", help="a database to poke at: up (prints its DSN) and down",
+                       epilog=EXAMPLES_DB, formatter_class=argparse.RawDescriptionHelpFormatter)
+    dsub = d.add_subparsers(dest="db_command", parser_class=_Parser, required=True)
+    du = dsub.add_parser("up", help="start a server with the migrations applied; wait")
+    _database_options(du)
+    dsub.add_parser("down", help="stop the database `db up` started")
 
     r = sub.add_parser("replay", help="run a saved counterexample again",
                        epilog=EXAMPLES_REPLAY, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -422,6 +435,25 @@ def cmd_security(args: argparse.Namespace) -> int:
     return 1 if findings else 0
 
 
+# -- db --------------------------------------------------------------------------
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    if args.db_command == "down":
+        return dbcmd.down()
+    target, workload_migrations = _target(args.workload)
+    mdir = _migrations_dir(args.migrations, workload_migrations)
+    with _lab(args, mdir, args.overlay, target) as (lab, info, sums):
+        lab.runner.close()
+        dsn = lab.dsn
+        return dbcmd.up(dsn, [
+            f"harness db: {len(sums)} migration files on PostgreSQL {info.version} ({info.backend})",
+            f"dsn:  {dsn}",
+            f"psql: psql '{dsn}'",
+            "stop: python -m harness db down (or Ctrl-C)",
+        ])
+
+
 # -- entry point -----------------------------------------------------------------
 
 
@@ -440,6 +472,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_stress(args)
         if args.command == "security":
             return cmd_security(args)
+        if args.command == "db":
+            return cmd_db(args)
         return cmd_replay(args)
     except HarnessError as e:
         print(f"harness: error: {e}", file=sys.stderr)
