@@ -68,10 +68,20 @@ def down() -> int:
         raise HarnessError(f"the database's process {pid} is gone; cleared its state") from None
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if not _alive(pid):
             print(f"harness db: stopped ({state['dsn']})")
             return 0
         time.sleep(0.1)
     raise HarnessError(f"process {pid} did not stop within 30 s")
+
+
+def _alive(pid: int) -> bool:
+    """Running, and not a zombie waiting for its parent to reap it."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
