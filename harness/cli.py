@@ -23,6 +23,7 @@ from . import __version__, dbcmd
 from .check.verdict import PROPERTIES
 from .errors import HarnessError
 from .exhaustive import Bound
+from .faults import KINDS as FAULT_KINDS
 from .explore import SearchResult, SearchSettings, replay
 from .security import dynamic_findings, findings_doc, static_findings
 from .stress import stress
@@ -132,6 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--isolation", choices=list(ISOLATION_LEVELS), default=None,
                    help="run every call in an explicit transaction at this level "
                         "(default: autocommit, as the app calls them)")
+    g.add_argument("--faults", default="", metavar="KINDS",
+                   help="inject faults drawn with the workload (free-running mode): "
+                        "comma-separated from terminate, timeout, cut, stall, or all")
     g.add_argument("--examples", type=_positive(int, 1), default=100_000,
                    help="stop after this many examples (default: only the time budget)")
     g.add_argument("--time-budget", type=_positive(float, 0.1), default=60.0,
@@ -171,11 +175,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 @contextlib.contextmanager
 def _lab(args: argparse.Namespace, migrations_dir: Path | None, overlays: Sequence[Path],
-         target: Target) -> Iterator[tuple[Lab, ServerInfo, dict[str, str]]]:
+         target: Target, faults: Sequence[str] = ()
+         ) -> Iterator[tuple[Lab, ServerInfo, dict[str, str]]]:
     files_ = collect(migrations_dir, overlays)
     with open_server(args.backend, dsn=args.dsn, pg_bin=args.pg_bin, image=args.image) as info:
         with migrated_database(info, files_, target) as dbname:
-            with Lab(info.dsn(dbname), target) as lab:
+            with Lab(info.dsn(dbname), target, faults=faults) as lab:
                 yield lab, info, checksums(files_)
 
 
@@ -230,12 +235,21 @@ def cmd_stress(args: argparse.Namespace) -> int:
                            f"choose from {', '.join(OPS)}")
     if args.threads > 64:
         raise HarnessError("--threads: at most 64")
+    kinds = tuple(FAULT_KINDS) if args.faults.strip() == "all" else tuple(
+        k.strip() for k in args.faults.split(",") if k.strip())
+    bad = [k for k in kinds if k not in FAULT_KINDS]
+    if bad:
+        raise HarnessError(f"--faults: unknown kind {','.join(bad)}; choose from "
+                           f"{', '.join(FAULT_KINDS)}, or all")
+    if kinds and (args.mode != "free" or args.exhaustive):
+        raise HarnessError("--faults: faults are injected by the free-running executor; "
+                           "use --mode free")
     seed = args.seed if args.seed is not None else random.randrange(2**32)
     settings = SearchSettings(
         mode=args.mode, ops=ops, isolation=args.isolation, max_threads=args.threads, max_calls_per_thread=args.calls,
         max_packs=args.packs, time_budget=args.time_budget, max_examples=args.examples,
         shrink_budget=args.shrink_budget, seed=seed, use_audit=not args.no_audit,
-        expiry=target.has_expiry, nulls=target.nullable,
+        expiry=target.has_expiry, nulls=target.nullable, faults=kinds,
     )
     bound = None
     if args.exhaustive:
@@ -248,7 +262,7 @@ def cmd_stress(args: argparse.Namespace) -> int:
     mdir = _migrations_dir(args.migrations, workload_migrations)
     files.prepare_dir(args.report_dir)
     started = time.monotonic()
-    with _lab(args, mdir, args.overlay, target) as (lab, info, sums):
+    with _lab(args, mdir, args.overlay, target, kinds) as (lab, info, sums):
         setup = time.monotonic() - started
         if not args.json:
             _say(f"harness stress: {len(sums)} migration files on PostgreSQL {info.version} "
@@ -311,6 +325,8 @@ def _summary(result: SearchResult, s: SearchSettings, info: ServerInfo,
         "setup_seconds": round(setup, 3),
         "calls_per_second": round(result.calls / result.elapsed, 1) if result.elapsed else None,
         "failed_calls_by_sqlstate": result.errors,
+        "faults": {"kinds": list(s.faults), "injected": result.faults_injected,
+                   "calls_ending_unknown": result.unknown_calls},
         "isolation": s.isolation,
         "postgres_version": info.version,
         "backend": info.backend,
@@ -341,7 +357,10 @@ def _print_outcome(result: SearchResult, lines: list[str], report_dir: Path,
     if result.failure is None:
         _say(f"PASS: every property held; {figures}")
         if errors:
-            _say(f"calls that failed as the isolation level allows: {errors}")
+            _say(f"calls that failed as the isolation level or faults allow: {errors}")
+        if result.faults_injected:
+            _say(f"faults injected: {result.faults_injected}; calls whose outcome is unknown "
+                 f"(connection lost mid-call): {result.unknown_calls}")
         _say(f"report: {report_dir}/report.html")
         return
     f = result.failure

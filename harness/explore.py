@@ -24,6 +24,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from .check import Verdict, check
+from .faults import EXPECTED_ERRORS as FAULT_ERRORS
 from .history import Call
 from .run.example import Lab, Observation
 from .workload import Program
@@ -40,6 +41,7 @@ class SearchSettings:
     isolation: str | None = None  # None: autocommit calls; else explicit transactions
     expiry: bool = True  # draw expired packs (the counter has an expiry rule)
     nulls: bool = True  # draw NULL counters and totals (the columns allow them)
+    faults: tuple[str, ...] = ()  # fault kinds to inject (free-running only)
     max_threads: int = 8
     max_calls_per_thread: int = 6
     max_packs: int = 3
@@ -79,6 +81,8 @@ class SearchResult:
     notes: list[str] = field(default_factory=list)  # what the run could not cover
     errors: dict[str, int] = field(default_factory=dict)  # SQLSTATE -> calls failed with it
     exhaustive_line: str = ""  # what an exhaustive run covered
+    faults_injected: int = 0
+    unknown_calls: int = 0  # calls that ended info (connection lost mid-call)
 
 
 class _Stop(BaseException):
@@ -93,9 +97,11 @@ EXPECTED_ERRORS = {"repeatable-read": ("40001", "40P01"), "serializable": ("4000
 
 def judge(obs: Observation, s: SearchSettings) -> Verdict:
     allowed = s.allowed_errors + EXPECTED_ERRORS.get(obs.program.isolation or "", ())
+    if obs.program.faults:
+        allowed += FAULT_ERRORS
     return check(
         obs.program.packs, obs.history.calls(), obs.audit, obs.finals,
-        allowed_errors=allowed, use_audit=s.use_audit,
+        allowed_errors=allowed, allow_unknown=bool(obs.program.faults), use_audit=s.use_audit,
         use_linearizability=s.use_linearizability,
     )
 
@@ -132,9 +138,12 @@ def search(
         obs = lab.execute(program, schedule)
         res.examples += 1
         res.calls += program.calls
+        res.faults_injected += len(program.faults)
         for c in obs.history.calls():
             if c.sqlstate:
                 res.errors[c.sqlstate] = res.errors.get(c.sqlstate, 0) + 1
+            if c.outcome.value == "info":
+                res.unknown_calls += 1
         verdict = judge(obs, s)
         if progress and res.examples % 25 == 0:
             res.elapsed = time.monotonic() - start
@@ -162,7 +171,8 @@ def search(
     @given(programs(ops=s.ops, max_threads=min(s.max_threads, 4) if small else s.max_threads,
                     max_calls_per_thread=min(s.max_calls_per_thread, 3) if small
                     else s.max_calls_per_thread, max_packs=1 if small else s.max_packs,
-                    isolation=s.isolation, expiry=s.expiry, nulls=s.nulls),
+                    isolation=s.isolation, expiry=s.expiry, nulls=s.nulls,
+                    fault_kinds=() if small else s.faults),
            schedules(s))
     def probe(program: Program, schedule: list[int] | None) -> None:
         now = time.monotonic()

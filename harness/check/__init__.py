@@ -23,6 +23,7 @@ def check(
     finals: Sequence[int | None],
     *,
     allowed_errors: Iterable[str] = (),
+    allow_unknown: bool = False,
     use_audit: bool = True,
     use_linearizability: bool = True,
 ) -> Verdict:
@@ -31,7 +32,7 @@ def check(
     violations: list[Violation] = []
     checked: list[str] = []
     if use_audit:
-        violations += check_invariants(packs, calls, audit, finals, allowed_errors)
+        violations += check_invariants(packs, calls, audit, finals, allowed_errors, allow_unknown)
         checked += AUDIT_PROPERTIES
     if use_linearizability:
         from .linearizability import check_linearizable

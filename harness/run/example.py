@@ -37,11 +37,12 @@ class Observation:
 class Lab:
     """A migrated database and a pool of workers, ready to run examples."""
 
-    def __init__(self, dsn: str, target: Target, statement_timeout_ms: int = 30_000) -> None:
+    def __init__(self, dsn: str, target: Target, statement_timeout_ms: int = 30_000,
+                 faults: Sequence[str] = ()) -> None:
         self.dsn = dsn
         self.target = target
         self.control = connect(dsn, application_name="harness-control")
-        self.runner = FreeRunner(dsn, statement_timeout_ms)
+        self.runner = FreeRunner(dsn, statement_timeout_ms, faults)
         self.calls_run = 0
         self.last: Observation | None = None
         self.last_run: ScheduleRun | None = None

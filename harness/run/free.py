@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import socket
 import threading
 import time
 from typing import Any, Callable, Sequence
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.pq import TransactionStatus
+
+from ..faults import Fault, Proxy
 
 from ..history import Complete, Event, History, Invoke, Outcome
 from ..workload import OpCall, Program
@@ -45,10 +49,37 @@ def drive(execute: Callable[[Step], list[Any]], gen: OpGen) -> tuple[object, tup
         return done.value  # type: ignore[no-any-return]
 
 
+class _Injector:
+    """Carries out faults on workers: from its own connection
+    (``pg_terminate_backend``) or through the proxy the workers connect by."""
+
+    def __init__(self, dsn: str, proxy: Proxy | None) -> None:
+        self.conn = psycopg.connect(dsn, autocommit=True, application_name="harness-faults")
+        self.proxy = proxy
+        self.lock = threading.Lock()
+
+    def close(self) -> None:
+        self.conn.close()
+        if self.proxy is not None:
+            self.proxy.close()
+
+    def strike(self, fault: Fault, pid: int | None, port: int | None) -> None:
+        if fault.kind == "terminate" and pid is not None:
+            with self.lock, contextlib.suppress(psycopg.Error):
+                self.conn.execute("select pg_terminate_backend(%s)", (pid,))
+        elif fault.kind == "cut" and self.proxy and port:
+            self.proxy.cut(port)
+        elif fault.kind == "stall" and self.proxy and port:
+            self.proxy.stall(port, 0.005)
+
+
 class _Worker:
-    def __init__(self, index: int, dsn: str, statement_timeout_ms: int) -> None:
+    def __init__(self, index: int, dsn: str, statement_timeout_ms: int,
+                 injector: _Injector | None = None) -> None:
         self.index = index
         self.dsn = dsn
+        self.injector = injector
+        self.port: int | None = None  # our end of the TCP connection (for the proxy)
         self.statement_timeout_ms = statement_timeout_ms
         self.conn: psycopg.Connection | None = None
         self.pid: int | None = None
@@ -67,6 +98,34 @@ class _Worker:
         )
         self.pid = self.conn.info.backend_pid
         self.prepared = Prepared(self.conn)
+        if self.injector is not None and self.injector.proxy is not None:
+            with socket.fromfd(self.conn.pgconn.socket, socket.AF_INET, socket.SOCK_STREAM) as so:
+                self.port = int(so.getsockname()[1])
+
+    def _arm(self, fault: Fault | None) -> threading.Timer | None:
+        """Set a fault up for the next call: tight timeouts, or a timer that
+        strikes while the call runs."""
+        if fault is None or self.injector is None:
+            return None
+        if fault.kind == "timeout":
+            assert self.conn is not None
+            self.conn.execute("set statement_timeout = 1; set lock_timeout = 1")
+            return None
+        timer = threading.Timer(fault.delay_us / 1e6, self.injector.strike,
+                                (fault, self.pid, self.port))
+        timer.daemon = True
+        timer.start()
+        return timer
+
+    def _disarm(self, fault: Fault | None, timer: threading.Timer | None) -> None:
+        if timer is not None:
+            timer.cancel()
+            timer.join()
+        if fault is not None and fault.kind == "timeout" and not self.prepared.broken:
+            assert self.conn is not None
+            with contextlib.suppress(psycopg.Error):
+                self.conn.execute(f"set statement_timeout = {self.statement_timeout_ms}; "
+                                  "set lock_timeout = 0")
 
     def close(self) -> None:
         if self.conn is not None:
@@ -88,10 +147,11 @@ class _Worker:
         barrier: threading.Barrier,
         out: list[Event],
         isolation: str | None = None,
+        faults: dict[int, Fault] | None = None,
     ) -> None:
         try:
             barrier.wait()
-            self._run(calls, call_ids, row_ids, out, isolation)
+            self._run(calls, call_ids, row_ids, out, isolation, faults or {})
         except BaseException as e:  # surfaced by FreeRunner.run
             self.crash = e
 
@@ -102,14 +162,17 @@ class _Worker:
         row_ids: Sequence[str],
         out: list[Event],
         isolation: str | None,
+        faults: dict[int, Fault],
     ) -> None:
-        for cid, c in zip(call_ids, calls):
+        for k, (cid, c) in enumerate(zip(call_ids, calls)):
             if self.stopping:
                 return
             if self.conn is None or self.prepared.broken:
-                self.connect()  # a lost connection ended the last call as info
+                self._reconnect()  # a lost connection ended the last call as info
             assert self.conn is not None
             gen = start(c.op, row_ids[c.purchase], isolation)
+            fault = faults.get(k)
+            timer = self._arm(fault)
             out.append(Invoke(cid, self.index, c.op, c.purchase, time.monotonic_ns(), self.pid))
             try:
                 result, txids = drive(self.prepared.execute, gen)
@@ -121,16 +184,41 @@ class _Worker:
                 msg = _first_line(e.diag.message_primary or str(e))
                 out.append(Complete(cid, outcome, time.monotonic_ns(), sqlstate=sqlstate, error=msg))
                 continue
+            finally:
+                self._disarm(fault, timer)
             out.append(Complete(cid, Outcome.OK, time.monotonic_ns(), result=result, txids=txids))
+        if any(f.kind in ("terminate", "cut") for f in faults.values()):
+            # A strike that landed just after its call finished killed an idle
+            # connection: start the next example on a fresh one.
+            self._reconnect()
+
+    def _reconnect(self) -> None:
+        for attempt in range(50):  # the server may be coming back
+            try:
+                self.connect()
+                return
+            except psycopg.OperationalError:
+                if attempt == 49:
+                    raise
+                time.sleep(0.1)
 
 
 class FreeRunner:
     """Runs programs on a pool of worker connections to one database."""
 
-    def __init__(self, dsn: str, statement_timeout_ms: int = 30_000) -> None:
+    def __init__(self, dsn: str, statement_timeout_ms: int = 30_000,
+                 faults: Sequence[str] = ()) -> None:
         self.dsn = dsn
         self.statement_timeout_ms = statement_timeout_ms
         self.workers: list[_Worker] = []
+        self.injector: _Injector | None = None
+        if faults:
+            proxy = None
+            if {"cut", "stall"} & set(faults):
+                params = conninfo_to_dict(dsn)
+                proxy = Proxy((str(params.get("host", "127.0.0.1")), int(params.get("port", 5432))))
+                self.dsn = make_conninfo(dsn, host="127.0.0.1", port=proxy.port)
+            self.injector = _Injector(dsn, proxy)
 
     def __enter__(self) -> "FreeRunner":
         return self
@@ -142,10 +230,14 @@ class FreeRunner:
         for w in self.workers:
             w.close()
         self.workers.clear()
+        if self.injector is not None:
+            self.injector.close()
+            self.injector = None
 
     def _ensure(self, n: int) -> None:
         while len(self.workers) < n:
-            self.workers.append(_Worker(len(self.workers), self.dsn, self.statement_timeout_ms))
+            self.workers.append(_Worker(len(self.workers), self.dsn, self.statement_timeout_ms,
+                                        self.injector))
 
     def run(self, program: Program, row_ids: Sequence[str]) -> History:
         n = len(program.threads)
@@ -158,7 +250,7 @@ class FreeRunner:
             threading.Thread(
                 target=self.workers[i].run,
                 args=(program.threads[i], call_ids[i], row_ids, barrier, outs[i],
-                      program.isolation),
+                      program.isolation, {f.call: f for f in program.faults if f.thread == i}),
                 name=f"harness-w{i}",
                 daemon=True,
             )

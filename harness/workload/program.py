@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from ..faults import Fault
 from ..history import Pack
 
 __all__ = ["OpCall", "Program"]
@@ -31,6 +32,7 @@ class Program:
     # None: each call is its own autocommit statement(s); else every call runs
     # in an explicit transaction at this level (see ops.ISOLATION_LEVELS).
     isolation: str | None = None
+    faults: tuple[Fault, ...] = ()  # drawn with the calls: they shrink and replay too
 
     @property
     def calls(self) -> int:
@@ -50,6 +52,9 @@ class Program:
             lines.append(f"t{i}: " + "; ".join(str(c) for c in calls))
         if self.isolation:
             lines.append(f"each call in its own transaction, isolation {self.isolation}")
+        for f in self.faults:
+            lines.append(f"fault: {f.kind} on t{f.thread}'s call {f.call + 1}, "
+                         f"{f.delay_us} us after it is sent")
         return lines
 
     def to_json(self) -> dict[str, Any]:
@@ -57,6 +62,7 @@ class Program:
             "packs": [{"total": p.total, "used": p.used, "expiry": p.expiry} for p in self.packs],
             "threads": [[[c.op, c.purchase] for c in t] for t in self.threads],
             "isolation": self.isolation,
+            "faults": [f.to_json() for f in self.faults],
         }
 
     @classmethod
@@ -66,7 +72,9 @@ class Program:
             threads = tuple(tuple(OpCall(op, int(pu)) for op, pu in t) for t in d["threads"])
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"not a workload: {e}") from None
-        return cls(packs, threads, d.get("isolation"))
+        faults = tuple(Fault(str(k), int(t), int(c), int(us))
+                       for k, t, c, us in d.get("faults", ()))
+        return cls(packs, threads, d.get("isolation"), faults)
 
     def dumps(self) -> str:
         return json.dumps(self.to_json())

@@ -8,6 +8,7 @@ from typing import Sequence
 
 from hypothesis import strategies as st
 
+from ..faults import faults_for
 from ..history import Pack
 from .program import OpCall, Program
 
@@ -48,6 +49,7 @@ def programs(
     isolation: str | None = None,
     expiry: bool = True,
     nulls: bool = True,
+    fault_kinds: tuple[str, ...] = (),
 ) -> Program:
     # Mostly one pack: every thread on one row is where races live.
     n_packs = draw(st.integers(1, max_packs))
@@ -60,4 +62,5 @@ def programs(
         tuple(draw(st.lists(call, min_size=1, max_size=max_calls_per_thread)))
         for _ in range(n_threads)
     )
-    return Program(packs=the_packs, threads=threads, isolation=isolation)
+    faults = draw(faults_for(fault_kinds, [len(t) for t in threads]))
+    return Program(packs=the_packs, threads=threads, isolation=isolation, faults=faults)
