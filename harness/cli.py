@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import logging
 import os
+import os
 import random
 import shlex
 import signal
@@ -27,7 +28,9 @@ from .faults import KINDS as FAULT_KINDS
 from .explore import SearchResult, SearchSettings, replay
 from .security import dynamic_findings, findings_doc, static_findings
 from .stress import stress
-from .pg.migrations import checksums, collect
+from .pg.clone import copy_of
+from .pg.janitor import drop_database
+from .pg.migrations import Failed, checksums, collect
 from .pg.prepare import migrated_database
 from .pg.server import ServerInfo, open_server
 from .report import files
@@ -86,6 +89,15 @@ def _database_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("database")
     g.add_argument("--migrations", type=Path, default=None,
                    help="folder of .sql files applied in name order (default: ./migrations)")
+    g.add_argument("--schema", type=Path, default=None,
+                   help="a schema dump (supabase db dump, pg_dump --schema-only) instead of "
+                        "a migrations folder")
+    g.add_argument("--clone-db", metavar="NAME", default=None,
+                   help="with --dsn: test a copy of this database (its functions as they "
+                        "are) instead of applying migrations; the original is never written")
+    g.add_argument("--continue-on-error", action="store_true",
+                   help="apply migrations statement by statement, list the ones that fail, "
+                        "and go on if the functions under test exist")
     g.add_argument("--overlay", type=Path, action="append", default=[],
                    help="a .sql file or folder applied after the migrations; repeatable")
     g.add_argument("--dsn", default=None,
@@ -177,11 +189,31 @@ def build_parser() -> argparse.ArgumentParser:
 def _lab(args: argparse.Namespace, migrations_dir: Path | None, overlays: Sequence[Path],
          target: Target, faults: Sequence[str] = ()
          ) -> Iterator[tuple[Lab, ServerInfo, dict[str, str]]]:
-    files_ = collect(migrations_dir, overlays)
+    schema = getattr(args, "schema", None)
+    clone = getattr(args, "clone_db", None)
+    if clone and not (args.dsn or os.environ.get("HARNESS_DSN")):
+        raise HarnessError("--clone-db NAME needs --dsn: the server that has that database")
+    files_ = collect(None if schema or clone else migrations_dir, overlays, schema)
+    failed: list[Failed] = []
     with open_server(args.backend, dsn=args.dsn, pg_bin=args.pg_bin, image=args.image) as info:
-        with migrated_database(info, files_, target) as dbname:
+        source = None
+        if clone:
+            source, how = copy_of(info, clone)
+            print(f"harness: testing a copy of database {clone} ({how}); "
+                  "the original is not written", file=sys.stderr)
+        with migrated_database(info, files_, target, template=source,
+                               continue_on_error=getattr(args, "continue_on_error", False),
+                               failed=failed) as dbname:
+            if failed:
+                print(f"{len(failed)} migration statements failed and were skipped:",
+                      file=sys.stderr)
+                for f in failed:
+                    print(f"  {f}", file=sys.stderr)
+            args.migration_failures = [str(f) for f in failed]
             with Lab(info.dsn(dbname), target, faults=faults) as lab:
                 yield lab, info, checksums(files_)
+        if source and source != clone:
+            drop_database(info, source)
 
 
 def _target(workload: Path | None) -> tuple[Target, Path | None]:
@@ -278,6 +310,8 @@ def cmd_stress(args: argparse.Namespace) -> int:
         "migrations": str(mdir),
         "overlays": [str(p) for p in args.overlay],
         "workload": str(args.workload) if args.workload else None,
+        "schema": str(args.schema) if args.schema else None,
+        "migration_failures": getattr(args, "migration_failures", []),
         "checksums": sums,
         "mode": "schedule" if pinned else args.mode,
         "found_by": args.mode if bound is None else f"exhaustive {args.exhaustive}",
@@ -403,6 +437,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
     except (ValueError, KeyError) as e:
         raise HarnessError(f"{path}: not a counterexample file ({e})") from None
     workload = args.workload or (Path(doc["workload"]) if doc.get("workload") else None)
+    if args.schema is None and doc.get("schema"):
+        args.schema = Path(doc["schema"])
+    if doc.get("migration_failures"):
+        args.continue_on_error = True
     target, _ = _target(workload)
     mdir = args.migrations or Path(doc.get("migrations") or "migrations")
     overlays = args.overlay or [Path(o) for o in doc.get("overlays", [])]

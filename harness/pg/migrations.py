@@ -8,8 +8,11 @@ given: that is how an engineer swaps in a suspected bug or a candidate fix.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
+
+import pglast
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -17,13 +20,17 @@ import psycopg
 
 from ..errors import HarnessError, MigrationError
 
-__all__ = ["Migration", "collect", "apply", "checksums"]
+__all__ = ["Migration", "Failed", "collect", "apply", "checksums", "COMPAT",
+           "without_meta_commands"]
 
 
 @dataclass(frozen=True)
 class Migration:
     path: Path
     text: str
+    # A schema dump re-creates what the compat shim made (schemas, extensions):
+    # it applies statement by statement, and "already exists" is no failure.
+    dump: bool = False
 
     @property
     def sha256(self) -> str:
@@ -32,9 +39,16 @@ class Migration:
 
 def _read(path: Path) -> Migration:
     try:
-        return Migration(path, path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise HarnessError(f"{path}: not a UTF-8 text file") from None
+    return Migration(path, without_meta_commands(text))
+
+
+def without_meta_commands(text: str) -> str:
+    """pg_dump output holds psql meta-commands (\\connect, \\restrict ...) that
+    only psql understands; blank them, keeping the line numbers."""
+    return "\n".join("" if line.startswith("\\") else line for line in text.split("\n"))
 
 
 def _sql_files(folder: Path) -> list[Path]:
@@ -42,15 +56,34 @@ def _sql_files(folder: Path) -> list[Path]:
                   key=lambda p: p.name)
 
 
-def collect(migrations: Path | None, overlays: Sequence[Path] = ()) -> list[Migration]:
-    """The files to apply, in order; a clear error for anything missing."""
+# duplicate schema, object, table, function, database
+_ALREADY_EXISTS = {"42P06", "42710", "42P07", "42723", "42P04", "42P16"}
+
+# What Supabase gives every project, for folders that are not this project's.
+COMPAT = Path(__file__).resolve().parents[2] / "migrations" / "0000_supabase_compat.sql"
+
+
+def collect(migrations: Path | None, overlays: Sequence[Path] = (),
+            schema: Path | None = None) -> list[Migration]:
+    """The files to apply, in order; a clear error for anything missing.
+
+    A folder (or a schema dump) that is not this project's own gets the
+    Supabase compat shim first: roles, ``auth`` and ``storage``, extensions.
+    """
     files: list[Path] = []
-    if migrations is not None:
+    if schema is not None:
+        if not schema.is_file():
+            raise HarnessError(f"--schema {schema}: no such file")
+        return ([_read(COMPAT), dataclasses.replace(_read(schema), dump=True)]
+                + collect(None, overlays))
+    elif migrations is not None:
         if not migrations.is_dir():
             raise HarnessError(f"migrations directory not found: {migrations}")
         found = _sql_files(migrations)
         if not found:
             raise HarnessError(f"no .sql files in migrations directory {migrations}")
+        if COMPAT.is_file() and not any(p.name == COMPAT.name for p in found):
+            files.append(COMPAT)
         files += found
     for overlay in overlays:
         if overlay.is_dir():
@@ -69,19 +102,59 @@ def checksums(migrations: Iterable[Migration]) -> dict[str, str]:
     return {str(m.path): m.sha256 for m in migrations}
 
 
-def apply(conn: psycopg.Connection, migrations: Iterable[Migration]) -> None:
+@dataclass(frozen=True)
+class Failed:
+    """A statement that failed under --continue-on-error."""
+
+    path: str
+    line: int
+    message: str
+    sqlstate: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}"
+
+
+def apply(conn: psycopg.Connection, migrations: Iterable[Migration],
+          continue_on_error: bool = False) -> list[Failed]:
     """Apply each file as one implicit transaction; stop at the first failure.
 
     The whole file goes to the server as one simple-protocol query, so it is
-    atomic and the error position points into the file.
+    atomic and the error position points into the file. With
+    ``continue_on_error`` each statement (split by PostgreSQL's own parser)
+    runs on its own instead, and the failures are returned.
     """
+    failed: list[Failed] = []
     for m in migrations:
         if not m.text.strip():
+            continue
+        if continue_on_error or m.dump:
+            failed += [f for f in _apply_each(conn, m)
+                       if not (m.dump and f.sqlstate in _ALREADY_EXISTS)]
             continue
         try:
             conn.execute(m.text)
         except psycopg.Error as e:
             raise MigrationError(str(m.path), _line_of(m.text, e), _message(e)) from None
+    return failed
+
+
+def _apply_each(conn: psycopg.Connection, m: Migration) -> list[Failed]:
+    try:
+        chunks = list(pglast.split(m.text, only_slices=True))
+    except pglast.parser.ParseError:
+        chunks = [slice(0, len(m.text))]  # not parsable here: let the server say why
+    failed = []
+    for chunk in chunks:
+        statement = m.text[chunk]
+        line = m.text[: chunk.start].count("\n") + 1
+        try:
+            conn.execute(statement)
+        except psycopg.Error as e:
+            at = _line_of(statement, e)
+            failed.append(Failed(str(m.path), line + (at - 1 if at else 0), _message(e),
+                                 e.sqlstate))
+    return failed
 
 
 def _line_of(text: str, error: psycopg.Error) -> int | None:
@@ -94,6 +167,11 @@ def _line_of(text: str, error: psycopg.Error) -> int | None:
 
 def _message(error: psycopg.Error) -> str:
     msg = error.diag.message_primary or str(error).strip().splitlines()[0]
+    if "extension" in msg and ("is not available" in msg or "control file" in msg):
+        name = msg.split('"')[1] if '"' in msg else "?"
+        return (f'extension "{name}" is not available on this server, and the Supabase '
+                "compat shim cannot supply it: install it on the server, or leave it out "
+                "of the migrations")
     ctx = error.diag.context
     if ctx and "PL/pgSQL" in ctx:
         msg += f" ({ctx.strip().splitlines()[0]})"

@@ -12,15 +12,24 @@ from ..errors import SetupError
 from ..target import Target
 from . import instrument
 from .janitor import scratch_database
-from .migrations import Migration, apply
+from .migrations import Failed, Migration, apply
 from .server import ServerInfo, connect
 
 __all__ = ["migrated_database", "migrate_into"]
 
 
-def migrate_into(info: ServerInfo, dbname: str, files: Sequence[Migration], target: Target) -> None:
+def migrate_into(info: ServerInfo, dbname: str, files: Sequence[Migration], target: Target,
+                 continue_on_error: bool = False) -> list[Failed]:
+    """Apply ``files``, then the harness schema; the statements that failed
+    (only with ``continue_on_error``: otherwise the first failure raises)."""
     with connect(info.dsn(dbname)) as conn:
-        apply(conn, files)
+        failed = apply(conn, files, continue_on_error)
+        missing = [o.function for o in target.operations if conn.execute(
+            "select to_regprocedure(%s) is null", (o.function,)).fetchone() == (True,)]
+        if missing:
+            first = f"; the first of {len(failed)} failed statements: {failed[0]}" if failed else ""
+            raise SetupError(f"after the migrations the functions under test do not exist: "
+                             f"{', '.join(missing)}{first}")
         try:
             instrument.install(conn, target)
             conn.execute(target.fixtures_sql)
@@ -29,6 +38,7 @@ def migrate_into(info: ServerInfo, dbname: str, files: Sequence[Migration], targ
                 f"the migrations applied, but {target.table}.{target.counter} cannot be "
                 f"instrumented or given test rows: {e.diag.message_primary or e}"
             ) from None
+    return failed
 
 
 @contextlib.contextmanager
@@ -37,8 +47,13 @@ def migrated_database(
     files: Sequence[Migration],
     target: Target,
     template: str | None = None,
+    continue_on_error: bool = False,
+    failed: list[Failed] | None = None,
 ) -> Iterator[str]:
-    """A scratch database with ``files`` applied (on top of ``template`` if given)."""
+    """A scratch database with ``files`` applied (on top of ``template`` if
+    given); statements that failed are appended to ``failed``."""
     with scratch_database(info, template=template) as dbname:
-        migrate_into(info, dbname, files, target)
+        errors = migrate_into(info, dbname, files, target, continue_on_error)
+        if failed is not None:
+            failed += errors
         yield dbname
