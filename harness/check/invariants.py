@@ -58,10 +58,10 @@ def _succeeded(call: Call) -> bool:
 
 
 def _refuses(op: str, state: int | None, pack: Pack) -> bool:
-    """Would a correct implementation make ``op`` a no-op in this state?"""
-    if DIRECTION[op] > 0:
-        return state is None or pack.total is None or pack.total - state <= 0 or pack.expired
-    return state is None or state <= 0
+    """Would a correct implementation make ``op`` a no-op in this state? (The
+    model says: one source of truth for the rules.)"""
+    before = model.PackState(pack.total, state, pack.expired)
+    return model.apply(before, op)[1] == before
 
 
 def check_invariants(

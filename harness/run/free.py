@@ -109,7 +109,8 @@ class _Worker:
             return None
         if fault.kind == "timeout":
             assert self.conn is not None
-            self.conn.execute("set statement_timeout = 1; set lock_timeout = 1")
+            with contextlib.suppress(psycopg.Error):  # the fault may fail to arm: no harm
+                self.conn.execute("set lock_timeout = 1; set statement_timeout = 1")
             return None
         timer = threading.Timer(fault.delay_us / 1e6, self.injector.strike,
                                 (fault, self.pid, self.port))
@@ -121,11 +122,20 @@ class _Worker:
         if timer is not None:
             timer.cancel()
             timer.join()
-        if fault is not None and fault.kind == "timeout" and not self.prepared.broken:
-            assert self.conn is not None
-            with contextlib.suppress(psycopg.Error):
-                self.conn.execute(f"set statement_timeout = {self.statement_timeout_ms}; "
-                                  "set lock_timeout = 0")
+        if fault is not None and fault.kind == "timeout":
+            # The 1 ms timeout can cancel its own reset: retry, or start afresh,
+            # so no later call runs under it.
+            for _ in range(3):
+                if self.prepared.broken:
+                    break
+                try:
+                    assert self.conn is not None
+                    self.conn.execute(f"set statement_timeout = {self.statement_timeout_ms}; "
+                                      "set lock_timeout = 0")
+                    return
+                except psycopg.Error:
+                    continue
+            self._reconnect()
 
     def close(self) -> None:
         if self.conn is not None:
