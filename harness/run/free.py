@@ -275,8 +275,9 @@ class FreeRunner:
             # Ctrl-C: stop the workers' statements so their threads end now.
             for w in self.workers[:n]:
                 w.cancel()
+            deadline = time.monotonic() + 5  # daemon threads: past this, let them go
             for t in threads:
-                t.join(timeout=5)
+                t.join(timeout=max(deadline - time.monotonic(), 0))
             raise
         for w in self.workers[:n]:
             if w.crash is not None:
