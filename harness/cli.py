@@ -147,7 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: autocommit, as the app calls them)")
     g.add_argument("--faults", default="", metavar="KINDS",
                    help="inject faults drawn with the workload (free-running mode): "
-                        "comma-separated from terminate, timeout, cut, stall, or all")
+                        "comma-separated from terminate, timeout, cut, stall, restart "
+                        "(local backend), or all")
     g.add_argument("--examples", type=_positive(int, 1), default=100_000,
                    help="stop after this many examples (default: only the time budget)")
     g.add_argument("--time-budget", type=_positive(float, 0.1), default=60.0,
@@ -210,7 +211,12 @@ def _lab(args: argparse.Namespace, migrations_dir: Path | None, overlays: Sequen
                 for f in failed:
                     print(f"  {f}", file=sys.stderr)
             args.migration_failures = [str(f) for f in failed]
-            with Lab(info.dsn(dbname), target, faults=faults) as lab:
+            if "restart" in faults and info.restart is None:
+                if getattr(args, "faults", "") != "all":
+                    raise HarnessError("--faults restart: only a server the harness started "
+                                       "itself can be restarted (the local backend)")
+                faults = tuple(k for k in faults if k != "restart")  # all it can do here
+            with Lab(info.dsn(dbname), target, faults=faults, restart=info.restart) as lab:
                 yield lab, info, checksums(files_)
         if source and source != clone:
             drop_database(info, source)

@@ -6,7 +6,9 @@
 * ``cut``: the worker's TCP connection is closed mid-call by a loopback proxy
   the harness owns;
 * ``stall``: that proxy holds the connection's bytes for a few milliseconds,
-  which widens race windows without an error.
+  which widens race windows without an error;
+* ``restart``: the local server stops (cleanly) and starts again mid-call:
+  every connection drops at once.
 
 A call hit by ``terminate`` or ``cut`` ends ``info``: it may or may not have
 committed, and the checkers let it go either way (the audit trail shows what
@@ -27,7 +29,7 @@ from hypothesis import strategies as st
 
 __all__ = ["KINDS", "Fault", "faults_for", "Proxy", "EXPECTED_ERRORS"]
 
-KINDS = ("terminate", "timeout", "cut", "stall")
+KINDS = ("terminate", "timeout", "cut", "stall", "restart")
 # What faults make calls end with: a definite failure, not a violation.
 EXPECTED_ERRORS = ("57014", "55P03")
 

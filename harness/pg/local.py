@@ -26,6 +26,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Iterator
@@ -185,6 +186,11 @@ def _remove_stale() -> None:
             owner = int(Path(d, "owner.pid").read_text())
             os.kill(owner, 0)
         except ProcessLookupError:
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                # A server that outlived its harness (one restarted by a fault
+                # has no parent-death signal): stop it first.
+                pid = int(Path(d, "data", "postmaster.pid").read_text().split()[0])
+                os.kill(pid, signal.SIGQUIT)
             shutil.rmtree(d, ignore_errors=True)
         except (OSError, ValueError):
             continue
@@ -197,6 +203,18 @@ def local_cluster(pg_bin: str | None = None) -> Iterator[ServerInfo]:
     _remove_stale()
     root = Path(tempfile.mkdtemp(prefix=_PREFIX))
     proc: subprocess.Popen[bytes] | None = None
+    lock = threading.Lock()
+
+    def restart() -> None:
+        """A clean stop (unlogged tables survive it) and a start on the same port."""
+        nonlocal proc
+        with lock:
+            assert proc is not None
+            proc.send_signal(signal.SIGINT)  # fast shutdown: ends every session
+            proc.wait(timeout=30)
+            proc, _ = _start(bins, root, data, user, port)
+            _wait_ready(proc, conninfo, root / "server.log")
+
     try:
         (root / "owner.pid").write_text(str(os.getpid()))
         os.chmod(root, 0o755)
@@ -208,18 +226,22 @@ def local_cluster(pg_bin: str | None = None) -> Iterator[ServerInfo]:
         conninfo = make_conninfo(host="127.0.0.1", port=port, user="postgres", dbname="postgres",
                                  client_encoding="utf8")
         _wait_ready(proc, conninfo, root / "server.log")
-        yield ServerInfo(conninfo=conninfo, backend="local", version=server_version(conninfo))
+        yield ServerInfo(conninfo=conninfo, backend="local", version=server_version(conninfo),
+                         restart=restart)
     finally:
-        if proc is not None:
-            _stop(proc)
+        with lock:
+            if proc is not None:
+                _stop(proc)
         shutil.rmtree(root, ignore_errors=True)
 
 
 def _start(
-    bins: Binaries, root: Path, data: Path, user: pwd.struct_passwd | None
+    bins: Binaries, root: Path, data: Path, user: pwd.struct_passwd | None,
+    port: int | None = None,
 ) -> tuple[subprocess.Popen[bytes], int]:
+    fixed = port
     for attempt in range(5):
-        port = _free_port()
+        port = fixed or _free_port()
         args = [str(bins.postgres), "-D", str(data), "-p", str(port), "-k", str(root)]
         for k, v in _SERVER_SETTINGS.items():
             args += ["-c", f"{k}={v}"]
@@ -228,7 +250,10 @@ def _start(
             args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             user=user.pw_uid if user else None, group=user.pw_gid if user else None,
             extra_groups=[] if user else None, start_new_session=True,
-            preexec_fn=_die_with_parent, cwd="/",
+            # The parent-death signal follows the thread that forks: only the
+            # main thread lives as long as the harness.
+            preexec_fn=_die_with_parent if threading.current_thread() is threading.main_thread()
+            else None, cwd="/",
         )
         log.close()
         # A port taken between our probe and the server's bind makes it exit at once.

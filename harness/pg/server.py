@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-from dataclasses import dataclass
-from typing import Iterator
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -26,6 +26,8 @@ class ServerInfo:
     conninfo: str
     backend: str  # "local" | "dsn" | "docker"
     version: str = ""
+    # Stop and start the server again, cleanly (only where the harness owns it).
+    restart: Callable[[], None] | None = field(default=None, compare=False, repr=False)
 
     def dsn(self, dbname: str | None = None) -> str:
         return make_conninfo(self.conninfo, dbname=dbname) if dbname else self.conninfo

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
+
+import psycopg
 
 from ..history import AuditRow, History, Pack
 from ..pg.instrument import AUDIT_QUERY
@@ -38,11 +40,11 @@ class Lab:
     """A migrated database and a pool of workers, ready to run examples."""
 
     def __init__(self, dsn: str, target: Target, statement_timeout_ms: int = 30_000,
-                 faults: Sequence[str] = ()) -> None:
+                 faults: Sequence[str] = (), restart: Callable[[], None] | None = None) -> None:
         self.dsn = dsn
         self.target = target
         self.control = connect(dsn, application_name="harness-control")
-        self.runner = FreeRunner(dsn, statement_timeout_ms, faults)
+        self.runner = FreeRunner(dsn, statement_timeout_ms, faults, restart)
         self.calls_run = 0
         self.last: Observation | None = None
         self.last_run: ScheduleRun | None = None
@@ -69,11 +71,21 @@ class Lab:
         self.runner.close()
         self.control.close()
 
+    def _query(self, sql: str, params: object) -> psycopg.Cursor:
+        """A statement on the control connection, made again once if a server
+        restart (an injected fault) dropped it."""
+        try:
+            return self.control.execute(sql, params, prepare=True)  # type: ignore[arg-type]
+        except psycopg.OperationalError:
+            self.control.close()
+            self.control = connect(self.dsn, application_name="harness-control")
+            return self.control.execute(sql, params, prepare=True)  # type: ignore[arg-type]
+
     def fresh_rows(self, program: Program) -> tuple[str, ...]:
         if self.target.per_row:
             return tuple(self._insert_one(p) for p in program.packs)
         ids = tuple(str(uuid.uuid4()) for _ in program.packs)
-        self.control.execute(
+        self._query(
             self.target.row_sql,
             {
                 "ids": list(ids),
@@ -81,31 +93,29 @@ class Lab:
                 "useds": [p.used for p in program.packs],
                 "expiries": [p.expiry for p in program.packs],
             },
-            prepare=True,
         )
         return ids
 
     def _insert_one(self, pack: Pack) -> str:
         expires = {"past": "-1 day", "future": "30 days"}.get(pack.expiry)
-        row = self.control.execute(
+        row = self._query(
             self.target.row_sql,
             {"total": pack.total, "used": pack.used,
-             "expires_at": None if expires is None else _in(expires)},
-            prepare=True).fetchone()
+             "expires_at": None if expires is None else _in(expires)}).fetchone()
         if row is None:
             raise RuntimeError(f"the row SQL of {self.target.name} returned no key")
         return str(row[0])
 
     def observe(self, program: Program, row_ids: Sequence[str]) -> tuple[tuple[AuditRow, ...], tuple[int | None, ...]]:
         index = {rid: i for i, rid in enumerate(row_ids)}
-        rows = self.control.execute(AUDIT_QUERY, (list(row_ids),), prepare=True).fetchall()
+        rows = self._query(AUDIT_QUERY, (list(row_ids),)).fetchall()
         audit = tuple(
             AuditRow(seq=s, purchase=index[str(r)], old=o, new=n, txid=int(t), pid=p)
             for s, r, o, n, t, p in rows
         )
         t = self.target
         finals_q = f"select {t.key}::text, {t.counter} from {t.table} where {t.key} = any(%s::uuid[])"
-        found = dict(self.control.execute(finals_q, (list(row_ids),), prepare=True).fetchall())
+        found = dict(self._query(finals_q, (list(row_ids),)).fetchall())
         finals = tuple(found.get(rid) for rid in row_ids)
         return audit, finals
 

@@ -53,9 +53,12 @@ class _Injector:
     """Carries out faults on workers: from its own connection
     (``pg_terminate_backend``) or through the proxy the workers connect by."""
 
-    def __init__(self, dsn: str, proxy: Proxy | None) -> None:
+    def __init__(self, dsn: str, proxy: Proxy | None,
+                 restart: Callable[[], None] | None = None) -> None:
+        self.dsn = dsn
         self.conn = psycopg.connect(dsn, autocommit=True, application_name="harness-faults")
         self.proxy = proxy
+        self.restart = restart
         self.lock = threading.Lock()
 
     def close(self) -> None:
@@ -66,7 +69,12 @@ class _Injector:
     def strike(self, fault: Fault, pid: int | None, port: int | None) -> None:
         if fault.kind == "terminate" and pid is not None:
             with self.lock, contextlib.suppress(psycopg.Error):
+                if self.conn.closed or self.conn.broken:  # a restart dropped it
+                    self.conn = psycopg.connect(self.dsn, autocommit=True)
                 self.conn.execute("select pg_terminate_backend(%s)", (pid,))
+        elif fault.kind == "restart" and self.restart is not None:
+            with self.lock:
+                self.restart()
         elif fault.kind == "cut" and self.proxy and port:
             self.proxy.cut(port)
         elif fault.kind == "stall" and self.proxy and port:
@@ -197,7 +205,7 @@ class _Worker:
             finally:
                 self._disarm(fault, timer)
             out.append(Complete(cid, Outcome.OK, time.monotonic_ns(), result=result, txids=txids))
-        if any(f.kind in ("terminate", "cut") for f in faults.values()):
+        if any(f.kind in ("terminate", "cut", "restart") for f in faults.values()):
             # A strike that landed just after its call finished killed an idle
             # connection: start the next example on a fresh one.
             self._reconnect()
@@ -217,7 +225,7 @@ class FreeRunner:
     """Runs programs on a pool of worker connections to one database."""
 
     def __init__(self, dsn: str, statement_timeout_ms: int = 30_000,
-                 faults: Sequence[str] = ()) -> None:
+                 faults: Sequence[str] = (), restart: Callable[[], None] | None = None) -> None:
         self.dsn = dsn
         self.statement_timeout_ms = statement_timeout_ms
         self.workers: list[_Worker] = []
@@ -228,7 +236,7 @@ class FreeRunner:
                 params = conninfo_to_dict(dsn)
                 proxy = Proxy((str(params.get("host", "127.0.0.1")), int(params.get("port", 5432))))
                 self.dsn = make_conninfo(dsn, host="127.0.0.1", port=proxy.port)
-            self.injector = _Injector(dsn, proxy)
+            self.injector = _Injector(dsn, proxy, restart)
 
     def __enter__(self) -> "FreeRunner":
         return self
@@ -283,6 +291,9 @@ class FreeRunner:
             if w.crash is not None:
                 crash, w.crash = w.crash, None
                 raise crash
+        if any(f.kind == "restart" for f in program.faults):
+            for w in self.workers:  # every connection dropped, idle ones too
+                w._reconnect()
         events = [e for out in outs for e in out]
         events.sort(key=lambda e: e.at)
         return History(events)
