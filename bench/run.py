@@ -31,7 +31,7 @@ from typing import Any, Callable
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from harness.explore import SearchSettings, search  # noqa: E402
+from harness.explore import SearchSettings, replay, search  # noqa: E402
 from harness.history import Pack  # noqa: E402
 from harness.pg.janitor import scratch_database  # noqa: E402
 from harness.pg.migrations import collect  # noqa: E402
@@ -202,26 +202,32 @@ def bench_detection(seeds: int, budget: float, modes: list[str]) -> list[dict[st
             m = _re.search(r"^--\s*ops:\s*(.+)$", mutant.read_text(), _re.M)
             ops = tuple(o.strip() for o in m.group(1).split(",")) if m else ("use", "release")
             for mode in modes:
-                times, calls, found = [], [], 0
+                times, calls, found, replayed = [], [], 0, None
                 for seed in range(seeds):
                     with scratch_database(info, template=tpl) as db:
                         migrate_into(info, db, collect(None, [mutant]), SESSION_PACK)
                         with Lab(info.dsn(db), SESSION_PACK) as lab:
-                            r = search(lab, SearchSettings(
-                                mode=mode, ops=ops, time_budget=budget, shrink_budget=0.1,
-                                confirm_runs=0, seed=seed))
+                            s = SearchSettings(mode=mode, ops=ops, time_budget=budget,
+                                               shrink_budget=0.1, confirm_runs=0, seed=seed)
+                            r = search(lab, s)
+                            if r.failure is not None and mode == "schedule" and replayed is None:
+                                # A schedule is a value: it must fail on every replay.
+                                failing, runs = replay(lab, r.failure.program, s, 100,
+                                                       schedule=r.failure.observation.schedule)
+                                replayed = f"{failing}/{runs}"
                     if r.failure is not None:
                         found += 1
                         times.append(r.first_failure_after or 0.0)
                         calls.append(r.first_failure_calls or 0)
                 row = {"mutant": mutant.stem, "mode": mode, "found": f"{found}/{seeds}",
                        "median_s": round(statistics.median(times), 3) if times else None,
-                       "median_calls": statistics.median(calls) if calls else None}
+                       "median_calls": statistics.median(calls) if calls else None,
+                       "replayed": replayed}
                 rows.append(row)
                 print(f"  {mutant.stem:38s} {mode:8s} found {row['found']}  median "
                       f"{row['median_s'] if row['median_s'] is not None else '-':>6} s  "
-                      f"{row['median_calls'] if row['median_calls'] is not None else '-':>6} calls",
-                      flush=True)
+                      f"{row['median_calls'] if row['median_calls'] is not None else '-':>6} calls"
+                      + (f"  replayed {replayed}" if replayed else ""), flush=True)
     return rows
 
 
