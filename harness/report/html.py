@@ -826,6 +826,28 @@ def _properties(summary: Doc, vs: list[Doc]) -> str:
     return "".join(out)
 
 
+def _security(summary: Doc) -> str:
+    """Who may call the functions: the static findings of `harness security`."""
+    findings = summary.get("security")
+    if findings is None:
+        return ""
+    out = ['<section id="security"><h2>Security of the functions</h2>']
+    if not findings:
+        out.append('<p class="note">No static findings (python -m harness security also '
+                   'acts as anon, another org and the client).</p>')
+    else:
+        out.append('<table class="props"><thead><tr><th>code</th><th>function</th><th>finding</th>'
+                   '<th>fix</th></tr></thead><tbody>')
+        for f in findings:
+            out.append(f'<tr><td class="mono">{_e(f.get("code"))}</td><td class="mono">'
+                       f'{_e(f.get("function"))}</td><td>{_e(f.get("message"))}</td>'
+                       f'<td class="mono">{_e(f.get("fix"))}</td></tr>')
+        out.append("</tbody></table><p class=\"note\">python -m harness security adds the "
+                   "dynamic checks: calls as anon, as another org and as the pack's client.</p>")
+    out.append("</section>")
+    return "".join(out)
+
+
 def _figures(summary: Doc) -> str:
     settings = summary.get("settings") or {}
     iso = summary.get("isolation")
@@ -868,6 +890,16 @@ def _figures(summary: Doc) -> str:
         out.append("</tbody></table>")
     for note in summary.get("notes") or []:
         out.append(f'<p class="note">note: {_e(note)}</p>')
+    faults = summary.get("faults") or {}
+    if faults.get("injected"):
+        out.append(f'<p class="note">faults ({_e(", ".join(faults.get("kinds") or []))}): '
+                   f'{_e(faults["injected"])} injected; {_e(faults.get("calls_ending_unknown", 0))} '
+                   'calls ended unknown, and the checkers let each go either way.</p>')
+    failed_sql = summary.get("migration_failures") or []
+    if failed_sql:
+        out.append("<h3>Migration statements that failed and were skipped</h3><ul>")
+        out += [f'<li class="mono">{_e(f)}</li>' for f in failed_sql]
+        out.append("</ul>")
     reproduce = summary.get("reproduce")
     if reproduce:
         out.append('<h3>Reproduce</h3><div class="cmd"><code id="reproduce">'
@@ -1036,6 +1068,7 @@ def render_html(report_dir: Path, summary: Doc, counterexample: Doc | None) -> s
         if lines:
             body.append(_transcript_section(lines))
     body.append(_properties(summary, vs))
+    body.append(_security(summary))
     body.append(_figures(summary))
     body.append("</main>")
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

@@ -86,6 +86,15 @@ def render_markdown(report_dir: Path, summary: Doc, counterexample: Doc | None) 
     out += [f"| {k} | {_cell(v)} |" for k, v in figures]
     for note in summary.get("notes") or []:
         out += ["", f"Note: {_cell(note)}"]
+    faults = summary.get("faults") or {}
+    if faults.get("injected"):
+        out += ["", f"Faults: {faults['injected']} injected, "
+                    f"{faults.get('calls_ending_unknown', 0)} calls ended unknown."]
+    findings = summary.get("security") or []
+    if findings:
+        out += ["", "### Security findings", "", "| code | function | finding |", "|---|---|---|"]
+        out += [f"| {f['code']} | {_code(f['function'])} | {_cell(f['message'])} |"
+                for f in findings]
 
     if failed:
         vs = violations(summary, counterexample)
