@@ -151,7 +151,7 @@ def exhaustive(lab: Lab, s: SearchSettings, bound: Bound,
 
 
 def pin_schedule(lab: Lab, failure: Failure, s: SearchSettings,
-                 max_runs: int = 2000) -> Failure | None:
+                 max_runs: int = 1000) -> Failure | None:
     """Turn a free-running failure into one that replays exactly: try every
     interleaving of its program under the step scheduler (up to ``max_runs``)
     and return the first that breaks a property, or None when none does (the
@@ -161,36 +161,45 @@ def pin_schedule(lab: Lab, failure: Failure, s: SearchSettings,
 
 
 def minimize(lab: Lab, failure: Failure, s: SearchSettings,
-             max_runs: int = 500) -> Failure:
-    """Drop calls one at a time while some interleaving of what is left still
-    breaks one of the same properties (every interleaving of each candidate,
-    up to ``max_runs``): a counterexample from which no call can be removed."""
+             max_runs: int = 300, budget: float | None = None) -> Failure:
+    """Drop threads, then single calls, while some interleaving of what is left
+    still breaks one of the same properties (every interleaving of each
+    candidate, up to ``max_runs``), until none can go or ``budget`` seconds
+    (default: the shrink budget) are spent."""
     lab.enable_schedule([FUNCTIONS[o] for o in s.ops if o in FUNCTIONS])
+    deadline = time.monotonic() + (s.shrink_budget if budget is None else budget)
     broken = set(failure.verdict.broken)
     current = failure
-    shrinking = True
-    while shrinking:
-        shrinking = False
-        threads = current.program.threads
-        for i, calls in enumerate(threads):
-            for j in range(len(calls)):
-                rest = calls[:j] + calls[j + 1:]
-                cand = tuple(t for t in threads[:i] + (rest,) + threads[i + 1:] if t)
-                if not cand:
-                    continue
-                # The dropped call may have set the stage: let the pack start
-                # one step further along instead.
-                for packs in _nearby(current.program.packs):
-                    program = Program(packs, cand, current.program.isolation)
-                    found = _interleavings(lab, program, ExhaustiveResult(), s, max_runs)
-                    if found is not None and broken & set(found.verdict.broken):
-                        current, shrinking = found, True
-                        break
-                if shrinking:
+    while time.monotonic() < deadline:
+        for cand in _smaller(current.program.threads):
+            # The dropped call may have set the stage: let the pack start one
+            # step further along instead.
+            found = None
+            for packs in _nearby(current.program.packs):
+                if time.monotonic() > deadline:
+                    return current
+                program = Program(packs, cand, current.program.isolation)
+                found = _interleavings(lab, program, ExhaustiveResult(), s, max_runs)
+                if found is not None and broken & set(found.verdict.broken):
                     break
-            if shrinking:
+                found = None
+            if found is not None:
+                current = found
                 break
+        else:
+            return current  # no call can go
     return current
+
+
+def _smaller(threads: tuple[tuple[OpCall, ...], ...]) -> Iterator[tuple[tuple[OpCall, ...], ...]]:
+    """Each program with one thread less, then each with one call less."""
+    if len(threads) > 1:
+        for i in range(len(threads)):
+            yield threads[:i] + threads[i + 1:]
+    for i, calls in enumerate(threads):
+        if len(calls) > 1:
+            for j in range(len(calls)):
+                yield threads[:i] + (calls[:j] + calls[j + 1:],) + threads[i + 1:]
 
 
 def _nearby(packs: tuple[Pack, ...]) -> list[tuple[Pack, ...]]:
