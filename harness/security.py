@@ -27,7 +27,7 @@ import pglast
 import psycopg
 from pglast.parser import parse_sql_json
 
-from .check.structure import statements
+from .plpgsql import statements
 from .target import Target
 
 __all__ = ["Finding", "static_findings", "dynamic_findings", "findings_doc"]
@@ -57,9 +57,9 @@ def findings_doc(findings: Sequence[Finding]) -> list[dict[str, str]]:
 def _written_tables(definition: str) -> set[str]:
     """Tables a PL/pgSQL function's statements UPDATE, INSERT into or DELETE from."""
     out: set[str] = set()
-    for _, query in statements(definition):
+    for st in statements(definition):
         try:
-            stmts = json.loads(parse_sql_json(query))["stmts"]
+            stmts = json.loads(parse_sql_json(st.sql))["stmts"]
         except pglast.parser.ParseError:
             continue
         for s in stmts:

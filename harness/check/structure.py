@@ -12,35 +12,11 @@ from typing import Any, Iterator
 import pglast
 from pglast.parser import parse_sql_json
 
-__all__ = ["statements", "reads_before_write"]
+from ..plpgsql import statements
+
+__all__ = ["reads_before_write"]
 
 _WRITES = {"UpdateStmt", "InsertStmt", "DeleteStmt"}
-
-
-def statements(function_sql: str) -> Iterator[tuple[int, str]]:
-    """``(line, sql)`` of each SQL statement in a PL/pgSQL function, in body order."""
-    tree = pglast.parse_plpgsql(function_sql)
-    yield from _walk(tree)
-
-
-def _walk(node: Any) -> Iterator[tuple[int, str]]:
-    if isinstance(node, list):
-        for item in node:
-            yield from _walk(item)
-    elif isinstance(node, dict):
-        for key, value in node.items():
-            if key in ("PLpgSQL_stmt_execsql", "PLpgSQL_stmt_dynexecute", "PLpgSQL_stmt_return_query"):
-                expr = value.get("sqlstmt") or value.get("query") or {}
-                q = expr.get("PLpgSQL_expr", {}).get("query")
-                if q:
-                    yield value.get("lineno", 0), q
-            elif key == "PLpgSQL_expr" and value.get("parseMode") in (2, None):
-                # An expression (IF, assignment, RETURN) may hide a subquery.
-                q = value.get("query", "")
-                if "select" in q.lower():
-                    yield 0, f"SELECT {q}"
-            else:
-                yield from _walk(value)
 
 
 def _relations(node: Any) -> Iterator[str]:
@@ -60,7 +36,8 @@ def reads_before_write(function_sql: str, table: str) -> list[str]:
     or inside that write; empty for a single self-contained UPDATE."""
     table = table.rpartition(".")[2]
     found: list[str] = []
-    for line, sql in statements(function_sql):
+    for st in statements(function_sql):
+        line, sql = st.line, st.sql
         try:
             stmts = json.loads(parse_sql_json(sql))["stmts"]
         except pglast.parser.ParseError:

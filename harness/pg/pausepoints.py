@@ -15,10 +15,11 @@ the pause goes on its own line before the statement's first line.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from typing import Sequence
 
-import pglast
 import psycopg
+
+from ..plpgsql import statements
 
 __all__ = ["PausePoint", "Instrumented", "install_pause_points", "PAUSE_FUNCTION"]
 
@@ -41,15 +42,6 @@ end $$;
 grant execute on function harness.pause(int) to public;
 grant usage on schema harness to public;
 """
-
-# Statement kinds that run SQL; other statements (IF, RETURN, assignment) only
-# do when their expression holds a subquery.
-_SQL_KINDS = {
-    "PLpgSQL_stmt_execsql", "PLpgSQL_stmt_dynexecute", "PLpgSQL_stmt_return_query",
-    "PLpgSQL_stmt_perform", "PLpgSQL_stmt_open", "PLpgSQL_stmt_fors",
-    "PLpgSQL_stmt_dynfors",
-}
-
 
 @dataclass(frozen=True)
 class PausePoint:
@@ -76,36 +68,6 @@ class Instrumented:
         return {p.id: p for p in self.points}
 
 
-def _statements(node: Any) -> Iterator[tuple[int, str, str]]:
-    """(line, kind, sql) of statements in body order, nested blocks included."""
-    if isinstance(node, list):
-        for item in node:
-            yield from _statements(item)
-        return
-    if not isinstance(node, dict):
-        return
-    for kind, body in node.items():
-        if kind.startswith("PLpgSQL_stmt_") and isinstance(body, dict):
-            query = _first_query(body)
-            runs_sql = kind in _SQL_KINDS or (query is not None and "select" in query.lower())
-            if runs_sql and "lineno" in body:
-                yield body["lineno"], kind, query or ""
-            # Statements nested in IF / LOOP / blocks come after their head.
-            for key, value in body.items():
-                if key not in ("sqlstmt", "expr", "cond", "query"):
-                    yield from _statements(value)
-        else:
-            yield from _statements(body)
-
-
-def _first_query(body: dict[str, Any]) -> str | None:
-    for key in ("sqlstmt", "expr", "cond", "query"):
-        v = body.get(key)
-        if isinstance(v, dict) and "PLpgSQL_expr" in v:
-            return str(v["PLpgSQL_expr"].get("query", ""))
-    return None
-
-
 def install_pause_points(conn: psycopg.Connection, functions: Sequence[str]) -> Instrumented:
     """Re-create each function (``schema.name(argtypes)``) with pause points."""
     conn.execute(PAUSE_FUNCTION)
@@ -123,17 +85,17 @@ def install_pause_points(conn: psycopg.Connection, functions: Sequence[str]) -> 
             notes.append(f"{name} is LANGUAGE {lang}: it runs as one step; races inside its "
                          "single statement are left to the free-running executor")
             continue
-        stmts = list(_statements(pglast.parse_plpgsql(definition)))
+        stmts = statements(definition)
         if len(stmts) < 2:
             notes.append(f"{name} runs one SQL statement: there is nothing to pause between; "
                          "races inside that statement are left to the free-running executor")
             continue
         lines = body.split("\n")
         new_points = []
-        for line, _, query in stmts[1:]:
+        for st in stmts[1:]:
             pid = len(points) + len(new_points) + 1
-            first = (query.strip().splitlines() or [""])[0][:60]
-            new_points.append(PausePoint(pid, name, line, first))
+            first = (st.text.strip().splitlines() or [""])[0][:60]
+            new_points.append(PausePoint(pid, name, st.line, first))
         for p in sorted(new_points, key=lambda p: p.line, reverse=True):
             lines.insert(p.line - 1, f"PERFORM harness.pause({p.id});")
         new_def = definition.replace(body, "\n".join(lines), 1)
