@@ -13,6 +13,11 @@ ARGS           ?=
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
+	@# PostgreSQL's server binaries: the local backend starts clusters from them.
+	@command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; } || \
+	  echo "note: no PostgreSQL server binaries found: install postgresql, or use --dsn / --backend docker"
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
