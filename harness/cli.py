@@ -29,7 +29,6 @@ from .explore import SearchResult, SearchSettings, replay
 from .security import dynamic_findings, findings_doc, static_findings
 from .stress import stress
 from .pg.clone import copy_of
-from .pg.janitor import drop_database
 from .pg.migrations import Failed, checksums, collect
 from .pg.prepare import migrated_database
 from .pg.server import ServerInfo, open_server
@@ -53,12 +52,6 @@ examples:
   python -m harness security                                # the migrations as they are
   python -m harness security --overlay migrations/fixes/hardened_functions.sql
 exit codes: 0 no findings, 1 findings, 2 usage or setup error
-"""
-
-EXAMPLES_DB = """\
-examples:
-  python -m harness db up &                                 # prints DSN and psql command
-  python -m harness db down
 """
 
 EXAMPLES_REPLAY = """\
@@ -87,14 +80,20 @@ def _positive(kind: type, low: float) -> Any:
 
 def _database_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("database")
-    g.add_argument("--migrations", type=Path, default=None,
-                   help="folder of .sql files applied in name order (default: ./migrations)")
-    g.add_argument("--schema", type=Path, default=None,
+    g.add_argument("--migrations", type=Path, default=None, metavar="DIR",
+                   help="folder of .sql files applied in name order, each in its own "
+                        "transaction (default: ./migrations); a folder other than this "
+                        "project's gets the Supabase compat shim first")
+    g.add_argument("--schema", type=Path, default=None, metavar="FILE",
                    help="a schema dump (supabase db dump, pg_dump --schema-only) instead of "
-                        "a migrations folder")
+                        "a migrations folder; applied statement by statement after the "
+                        "Supabase compat shim, psql meta-commands skipped")
     g.add_argument("--clone-db", metavar="NAME", default=None,
-                   help="with --dsn: test a copy of this database (its functions as they "
-                        "are) instead of applying migrations; the original is never written")
+                   help="with --dsn: test a scratch copy of this database on that server "
+                        "(its functions as they are) instead of applying migrations; "
+                        "overlays still apply. CREATE DATABASE ... TEMPLATE when no one is "
+                        "connected to it, else pg_dump --schema-only restored; the original "
+                        "is only read, and the copy is dropped")
     g.add_argument("--continue-on-error", action="store_true",
                    help="apply migrations statement by statement, list the ones that fail, "
                         "and go on if the functions under test exist")
@@ -166,12 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     _database_options(c)
     c.add_argument("--json", action="store_true", help="print the findings as JSON")
 
-    d = sub.add_parser("db", help="a database to poke at: up (prints its DSN) and down",
-                       epilog=EXAMPLES_DB, formatter_class=argparse.RawDescriptionHelpFormatter)
-    dsub = d.add_subparsers(dest="db_command", parser_class=_Parser, required=True)
-    du = dsub.add_parser("up", help="start a server with the migrations applied; wait")
-    _database_options(du)
-    dsub.add_parser("down", help="stop the database `db up` started")
+    dbcmd.add_arguments(sub)  # db up | db down
 
     r = sub.add_parser("replay", help="run a saved counterexample again",
                        epilog=EXAMPLES_REPLAY, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -193,16 +187,19 @@ def _lab(args: argparse.Namespace, migrations_dir: Path | None, overlays: Sequen
     schema = getattr(args, "schema", None)
     clone = getattr(args, "clone_db", None)
     if clone and not (args.dsn or os.environ.get("HARNESS_DSN")):
-        raise HarnessError("--clone-db NAME needs --dsn: the server that has that database")
+        raise HarnessError(f"--clone-db {clone} needs --dsn (or HARNESS_DSN): the server "
+                           "that has that database")
     files_ = collect(None if schema or clone else migrations_dir, overlays, schema)
     failed: list[Failed] = []
-    with open_server(args.backend, dsn=args.dsn, pg_bin=args.pg_bin, image=args.image) as info:
-        source = None
-        if clone:
-            source, how = copy_of(info, clone)
-            print(f"harness: testing a copy of database {clone} ({how}); "
+    with open_server(args.backend, dsn=args.dsn, pg_bin=args.pg_bin, image=args.image
+                     ) as info, contextlib.ExitStack() as copies:
+        copy = None
+        if clone:  # a scratch copy, dropped when the block ends
+            copy = copies.enter_context(copy_of(info, clone))
+            failed += copy.failed
+            print(f"harness: testing a copy of database {clone} ({copy.how}); "
                   "the original is not written", file=sys.stderr)
-        with migrated_database(info, files_, target, template=source,
+        with migrated_database(info, files_, target, database=copy and copy.dbname,
                                continue_on_error=getattr(args, "continue_on_error", False),
                                failed=failed) as dbname:
             if failed:
@@ -218,8 +215,6 @@ def _lab(args: argparse.Namespace, migrations_dir: Path | None, overlays: Sequen
                 faults = tuple(k for k in faults if k != "restart")  # all it can do here
             with Lab(info.dsn(dbname), target, faults=faults, restart=info.restart) as lab:
                 yield lab, info, checksums(files_)
-        if source and source != clone:
-            drop_database(info, source)
 
 
 def _target(workload: Path | None) -> tuple[Target, Path | None]:
@@ -317,6 +312,7 @@ def cmd_stress(args: argparse.Namespace) -> int:
         "overlays": [str(p) for p in args.overlay],
         "workload": str(args.workload) if args.workload else None,
         "schema": str(args.schema) if args.schema else None,
+        "clone_db": getattr(args, "clone_db", None),
         "migration_failures": getattr(args, "migration_failures", []),
         "checksums": sums,
         "mode": "schedule" if pinned else args.mode,
@@ -445,6 +441,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     workload = args.workload or (Path(doc["workload"]) if doc.get("workload") else None)
     if args.schema is None and doc.get("schema"):
         args.schema = Path(doc["schema"])
+    if args.clone_db is None and doc.get("clone_db"):
+        args.clone_db = doc["clone_db"]  # a copy again (the run needs --dsn too)
     if doc.get("migration_failures"):
         args.continue_on_error = True
     target, _ = _target(workload)
@@ -502,19 +500,7 @@ def cmd_security(args: argparse.Namespace) -> int:
 
 
 def cmd_db(args: argparse.Namespace) -> int:
-    if args.db_command == "down":
-        return dbcmd.down()
-    target, workload_migrations = _target(args.workload)
-    mdir = _migrations_dir(args.migrations, workload_migrations)
-    with _lab(args, mdir, args.overlay, target) as (lab, info, sums):
-        lab.runner.close()
-        dsn = lab.dsn
-        return dbcmd.up(dsn, [
-            f"harness db: {len(sums)} migration files on PostgreSQL {info.version} ({info.backend})",
-            f"dsn:  {dsn}",
-            f"psql: psql '{dsn}'",
-            "stop: python -m harness db down (or Ctrl-C)",
-        ])
+    return dbcmd.main(args)  # harness/dbcmd.py
 
 
 # -- entry point -----------------------------------------------------------------

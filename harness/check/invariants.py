@@ -175,7 +175,7 @@ def _check_purchase(
 
     # -- no-ops must be justified by some state in their window --------------
     for c in ok_calls:
-        if c.op not in DIRECTION or _succeeded(c) or own[c.call]:
+        if c.op not in DIRECTION or _succeeded(c):
             continue
         lo = max((k + 1 for k, w in enumerate(writer)
                   if w is not None and w.completed_at is not None

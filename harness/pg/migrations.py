@@ -8,13 +8,15 @@ given: that is how an engineer swaps in a suspected bug or a candidate fix.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
+import re
 from dataclasses import dataclass
 
 import pglast
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import psycopg
 
@@ -129,25 +131,46 @@ def apply(conn: psycopg.Connection, migrations: Iterable[Migration],
         if not m.text.strip():
             continue
         if continue_on_error or m.dump:
-            failed += [f for f in _apply_each(conn, m)
-                       if not (m.dump and f.sqlstate in _ALREADY_EXISTS)]
+            # A dump's SETs (search_path '', check_function_bodies off ...)
+            # would otherwise stay on for the overlays and the harness schema.
+            with _session_settings_kept(conn) if m.dump else contextlib.nullcontext():
+                failed += [f for f in _apply_each(conn, m)
+                           if not (m.dump and f.sqlstate in _ALREADY_EXISTS)]
             continue
         try:
             conn.execute(m.text)
         except psycopg.Error as e:
-            raise MigrationError(str(m.path), _line_of(m.text, e), _message(e)) from None
+            line = _line_of(m.text, e) or _locate(conn, m, e)
+            raise MigrationError(str(m.path), line, _message(e, stopping=True)) from None
     return failed
 
 
-def _apply_each(conn: psycopg.Connection, m: Migration) -> list[Failed]:
+def _statements(text: str) -> list[tuple[int, str]]:
+    """Each statement of ``text`` with the line it starts on, as PostgreSQL's
+    own parser splits them (``$$`` bodies, quotes, comments); the whole text
+    as one piece when it does not parse here (the server will say why)."""
     try:
-        chunks = list(pglast.split(m.text, only_slices=True))
+        chunks = list(pglast.split(text, only_slices=True))
     except pglast.parser.ParseError:
-        chunks = [slice(0, len(m.text))]  # not parsable here: let the server say why
+        chunks = [slice(0, len(text))]
+    return [(text[: c.start].count("\n") + 1, text[c]) for c in chunks]
+
+
+# BEGIN / COMMIT of a file that manages its own transaction: statement by
+# statement, each statement already is one.
+_TRANSACTION_CONTROL = re.compile(
+    r"(begin|start\s+transaction|commit|end|rollback|abort)\b(?!\s+(to|prepared)\b)"
+    r"(\s+(work|transaction))?\s*(;\s*)?$", re.IGNORECASE)
+
+
+def _runnable(statements: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    return [(line, s) for line, s in statements
+            if not _TRANSACTION_CONTROL.match(s.strip())]
+
+
+def _apply_each(conn: psycopg.Connection, m: Migration) -> list[Failed]:
     failed = []
-    for chunk in chunks:
-        statement = m.text[chunk]
-        line = m.text[: chunk.start].count("\n") + 1
+    for line, statement in _runnable(_statements(m.text)):
         try:
             conn.execute(statement)
         except psycopg.Error as e:
@@ -155,6 +178,49 @@ def _apply_each(conn: psycopg.Connection, m: Migration) -> list[Failed]:
             failed.append(Failed(str(m.path), line + (at - 1 if at else 0), _message(e),
                                  e.sqlstate))
     return failed
+
+
+class _RollBack(Exception):
+    pass
+
+
+def _locate(conn: psycopg.Connection, m: Migration, error: psycopg.Error) -> int | None:
+    """The line of the statement behind ``error`` when the server gave no
+    position (many DDL errors, PL/pgSQL in DO blocks): the file failed as a
+    whole, so nothing of it stayed; run it again statement by statement in a
+    transaction that is rolled back, and see which statement fails the same way."""
+    statements = _runnable(_statements(m.text))
+    if len(statements) == 1:
+        return statements[0][0]
+    found: int | None = None
+    with contextlib.suppress(_RollBack, psycopg.Error):
+        if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            conn.execute("rollback")  # the file's own BEGIN, left open by its error
+        with conn.transaction():
+            for line, statement in statements:
+                try:
+                    conn.execute(statement)
+                except psycopg.Error as e:
+                    if e.sqlstate == error.sqlstate:
+                        at = _line_of(statement, e)
+                        found = line + (at - 1 if at else 0)
+                    break
+            raise _RollBack
+    return found
+
+
+@contextlib.contextmanager
+def _session_settings_kept(conn: psycopg.Connection) -> Iterator[None]:
+    """Put back every setting the block changed with SET / set_config."""
+    query = "select name, current_setting(name) from pg_settings"
+    before = dict(conn.execute(query).fetchall())
+    try:
+        yield
+    finally:
+        for name, value in conn.execute(query).fetchall():
+            if name in before and before[name] != value:
+                with contextlib.suppress(psycopg.Error):
+                    conn.execute("select set_config(%s, %s, false)", (name, before[name]))
 
 
 def _line_of(text: str, error: psycopg.Error) -> int | None:
@@ -165,14 +231,27 @@ def _line_of(text: str, error: psycopg.Error) -> int | None:
     return text[: int(pos) - 1].count("\n") + 1
 
 
-def _message(error: psycopg.Error) -> str:
+def _message(error: psycopg.Error, stopping: bool = False) -> str:
     msg = error.diag.message_primary or str(error).strip().splitlines()[0]
-    if "extension" in msg and ("is not available" in msg or "control file" in msg):
-        name = msg.split('"')[1] if '"' in msg else "?"
-        return (f'extension "{name}" is not available on this server, and the Supabase '
-                "compat shim cannot supply it: install it on the server, or leave it out "
-                "of the migrations")
+    name = _missing_extension(error.sqlstate, msg)
+    if name is not None:
+        msg = (f'extension "{name}" is not available on this server, and the Supabase '
+               "compat shim cannot supply it")
+        return msg + (": install it on the server, leave it out of the migrations, or "
+                      "skip it with --continue-on-error" if stopping else "")
     ctx = error.diag.context
     if ctx and "PL/pgSQL" in ctx:
         msg += f" ({ctx.strip().splitlines()[0]})"
     return msg
+
+
+def _missing_extension(sqlstate: str | None, msg: str) -> str | None:
+    """The extension CREATE EXTENSION could not find on the server, if that is
+    the error: 0A000 'extension "x" is not available' (newer servers), 58P01
+    'could not open extension control file ".../x.control"' (older ones)."""
+    if sqlstate == "58P01" and "extension control file" in msg:
+        quoted = msg.split('"')[1] if msg.count('"') >= 2 else ""
+        return Path(quoted).name.removesuffix(".control") or "?"
+    if sqlstate == "0A000" and msg.startswith("extension") and "is not available" in msg:
+        return msg.split('"')[1] if msg.count('"') >= 2 else "?"
+    return None

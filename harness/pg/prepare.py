@@ -49,10 +49,13 @@ def migrated_database(
     template: str | None = None,
     continue_on_error: bool = False,
     failed: list[Failed] | None = None,
+    database: str | None = None,
 ) -> Iterator[str]:
     """A scratch database with ``files`` applied (on top of ``template`` if
-    given); statements that failed are appended to ``failed``."""
-    with scratch_database(info, template=template) as dbname:
+    given; into ``database``, which the caller made and drops, if given);
+    statements that failed are appended to ``failed``."""
+    with (contextlib.nullcontext(database) if database
+          else scratch_database(info, template=template)) as dbname:
         errors = migrate_into(info, dbname, files, target, continue_on_error)
         if failed is not None:
             failed += errors
