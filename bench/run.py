@@ -9,7 +9,10 @@
    row, on the same server, at 1, 4 and 16 clients -- and the ratio;
 3. detection: time and calls until each file in migrations/mutants/ is found,
    median over several seeds, free-running and under the step scheduler;
-4. the linearizability checker on a 100,000-call history (bench/checker.py).
+4. exhaustive bounds: every interleaving of every program up to 2x4 and 3x3
+   on the migrations, with state merging, and 3x2 also without it; each
+   mutant under 2x3;
+5. the linearizability checker on a 100,000-call history (bench/checker.py).
 """
 
 from __future__ import annotations
@@ -231,6 +234,43 @@ def bench_detection(seeds: int, budget: float, modes: list[str]) -> list[dict[st
     return rows
 
 
+# -- 4. exhaustive bounds -------------------------------------------------------------
+
+
+def bench_exhaustive(bounds: list[tuple[str, bool]], mutant_bound: str) -> dict[str, Any]:
+    from harness.exhaustive import Bound, exhaustive
+
+    out: dict[str, Any] = {"migrations": [], "mutants": []}
+    settings = SearchSettings(mode="schedule")
+    with open_server() as info, scratch_database(info, kind="tpl") as tpl:
+        migrate_into(info, tpl, collect(MIGRATIONS), SESSION_PACK)
+        for text, merge in bounds:
+            with scratch_database(info, template=tpl) as db, \
+                    Lab(info.dsn(db), SESSION_PACK) as lab:
+                r = exhaustive(lab, settings, Bound.parse(text), merge=merge)
+            row = {"bound": text, "merge": merge, "programs": r.programs, "runs": r.runs,
+                   "covered": r.covered, "merged": r.merged, "symmetric": r.skipped,
+                   "seconds": round(r.elapsed, 1), "violation": r.failure is not None}
+            out["migrations"].append(row)
+            print(f"  {text} {'merging' if merge else 'every leaf':10s} {r.programs:5,} programs "
+                  f"{r.covered:9,} interleavings covered by {r.runs:7,} runs in "
+                  f"{r.elapsed:6.1f} s{'  VIOLATION' if r.failure else ''}", flush=True)
+        for mutant in sorted((MIGRATIONS / "mutants").glob("*.sql")):
+            with scratch_database(info, template=tpl) as db:
+                migrate_into(info, db, collect(None, [mutant]), SESSION_PACK)
+                with Lab(info.dsn(db), SESSION_PACK) as lab:
+                    r = exhaustive(lab, settings, Bound.parse(mutant_bound))
+            row = {"mutant": mutant.stem, "bound": mutant_bound, "found": r.failure is not None,
+                   "runs": r.runs, "seconds": round(r.elapsed, 2),
+                   "broken": list(r.failure.verdict.broken) if r.failure else []}
+            out["mutants"].append(row)
+            print(f"  {mutant.stem:38s} {mutant_bound} "
+                  + (f"found at run {r.runs:,} in {r.elapsed:.2f} s: {', '.join(row['broken'])}"
+                     if r.failure else f"not found ({r.covered:,} interleavings covered)"),
+                  flush=True)
+    return out
+
+
 # -- main ----------------------------------------------------------------------------
 
 
@@ -262,6 +302,10 @@ def main() -> int:
     print(f"detection (median over {seeds} seeds, time and calls to the first violation):",
           flush=True)
     doc["detection"] = bench_detection(seeds, 10.0, ["free", "schedule"])
+    print("exhaustive bounds on the migrations, and each mutant:", flush=True)
+    bounds = [("3x2", True), ("3x2", False)] + ([] if args.quick else [("2x4", True),
+                                                                      ("3x3", True)])
+    doc["exhaustive"] = bench_exhaustive(bounds, "2x3")
     try:
         sys.path.insert(0, str(ROOT / "bench"))
         import checker  # type: ignore[import-not-found]

@@ -23,7 +23,7 @@ from typing import Any, Iterator, Sequence
 from . import __version__, dbcmd
 from .check.verdict import PROPERTIES
 from .errors import HarnessError
-from .exhaustive import Bound
+from .exhaustive import Bound, ExhaustiveResult
 from .faults import KINDS as FAULT_KINDS
 from .explore import SearchResult, SearchSettings, replay
 from .security import dynamic_findings, findings_doc, static_findings
@@ -131,7 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--exhaustive", metavar="SxK", default=None,
                    help="instead of sampling, run every interleaving of every program of S "
                         "sessions with at most K steps each (e.g. 2x4, 3x3); implies "
-                        "--mode schedule")
+                        "--mode schedule; ignores --time-budget")
+    g.add_argument("--no-merge", action="store_true",
+                   help="with --exhaustive: run every branch to its end, instead of stopping "
+                        "runs that reach a state (rows, calls left) explored before")
     g.add_argument("--threads", type=_positive(int, 2), default=8,
                    help="most concurrent connections in one example (2..64, default 8)")
     g.add_argument("--calls", type=_positive(int, 1), default=6,
@@ -243,8 +246,12 @@ class _Progress:
         self.tty = sys.stderr.isatty()
         self.budget = budget
 
-    def __call__(self, r: SearchResult) -> None:
-        if self.tty:
+    def __call__(self, r: SearchResult | ExhaustiveResult) -> None:
+        if self.tty and isinstance(r, ExhaustiveResult):
+            sys.stderr.write(f"\r  programs {r.programs}/{r.total_programs}, {r.runs:,} runs, "
+                             f"{r.covered:,} interleavings covered, {r.elapsed:.1f} s ")
+            sys.stderr.flush()
+        elif self.tty:
             rate = r.calls / r.elapsed if r.elapsed else 0
             sys.stderr.write(f"\r  {r.examples} examples, {r.calls} calls, {rate:,.0f} calls/s, "
                              f"{r.elapsed:.1f}/{self.budget:g} s ")
@@ -302,7 +309,8 @@ def cmd_stress(args: argparse.Namespace) -> int:
                  f"({info.backend}), ready in {setup:.2f} s; seed {seed}")
         progress = _Progress(args.time_budget)
         security = static_findings(lab.control, [o.function for o in target.operations])
-        result = stress(lab, settings, bound, progress=progress if not args.json else None)
+        result = stress(lab, settings, bound, progress=progress if not args.json else None,
+                        merge=not args.no_merge)
         progress.done()
         if bound is not None and not args.json:
             _say(result.exhaustive_line)

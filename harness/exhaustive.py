@@ -4,24 +4,38 @@ For a bound of S sessions x K steps, every program of S sessions whose calls
 take at most K scheduler steps each (a call of a function with n pause points
 takes n + 1 steps) runs on each of a few boundary packs, under every
 interleaving of its steps: a depth-first walk of the choice tree, re-running
-the program from fresh rows for each leaf (stateless model checking).
+the program from fresh rows for each branch (stateless model checking).
 
-Sessions that have not started and have the same calls are interchangeable:
-only the first of them is tried at a choice (symmetry), and the branches
-skipped that way are counted. Where the bound covers a bug, finding it is a
-certainty, not a probability.
+Two reductions keep that small, and neither drops an interleaving:
+
+* symmetry: sessions that have not started and have the same calls are
+  interchangeable, so only the first of them is tried at a choice;
+* merging: wherever no session is inside a call, what can still happen
+  depends only on the rows as committed and the calls each session has left.
+  A run that reaches such a state seen before stops there: everything after
+  it was run from the earlier visit. Every property here is a check of each
+  step against the state before it, and the run up to the merge is judged in
+  full, so a violation reachable through the merged branch is found through
+  the earlier one. This assumes the functions keep no state outside the
+  counter's rows; writes to any other table are watched, and if one is seen
+  the search starts again without merging.
+
+``covered`` counts the interleavings the runs stand for: every leaf of the
+choice tree, run or merged or mirrored.
 """
 
 from __future__ import annotations
 
 import itertools
 import time
-from dataclasses import dataclass, field
-from typing import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Callable, Hashable, Iterator, Sequence
 
 from .explore import Failure, SearchSettings, judge
 from .history import Pack
+from .pg.instrument import other_writes, watch_other_writes
 from .run.example import Lab
+from .run.schedule import StateProbe
 from .workload import OpCall, Program
 from .workload.ops import FUNCTIONS
 
@@ -29,6 +43,14 @@ __all__ = ["Bound", "ExhaustiveResult", "exhaustive", "BOUNDARY_PACKS"]
 
 # Where guards matter: the last session left, and room both ways at one.
 BOUNDARY_PACKS = (Pack(1, 0), Pack(2, 1))
+
+
+def boundary_packs(s: SearchSettings) -> tuple[Pack, ...]:
+    """The packs every program runs on: the boundaries above, and where the
+    counter has those rules, an expired pack with room and a pack whose total
+    is NULL (a use must refuse both)."""
+    return (BOUNDARY_PACKS + ((Pack(1, 0, "past"),) if s.expiry else ())
+            + ((Pack(None, 1),) if s.nulls else ()))
 
 
 @dataclass(frozen=True)
@@ -50,10 +72,28 @@ class Bound:
 @dataclass
 class ExhaustiveResult:
     programs: int = 0
-    interleavings: int = 0  # runs
+    total_programs: int = 0
+    runs: int = 0  # programs run from fresh rows, to their end or to a merge
+    covered: int = 0  # interleavings (leaves of the choice trees) the runs stand for
     skipped: int = 0  # branches not run: symmetric to one that was
+    merged: int = 0  # runs stopped at a state explored before
+    merging: bool = True  # False: turned off (or found unsound: see note)
+    note: str = ""
     elapsed: float = 0.0
     failure: Failure | None = None
+
+    @property
+    def interleavings(self) -> int:  # the old name: runs
+        return self.runs
+
+
+class _Found(Exception):
+    def __init__(self, failure: Failure) -> None:
+        self.failure = failure
+
+
+class _OutOfRuns(Exception):
+    pass
 
 
 def _sequences(ops: Sequence[str], cost: dict[str, int], steps: int) -> list[tuple[str, ...]]:
@@ -79,52 +119,86 @@ def _sequences(ops: Sequence[str], cost: dict[str, int], steps: int) -> list[tup
 
 
 def programs(ops: Sequence[str], cost: dict[str, int], bound: Bound,
-             isolation: str | None = None) -> Iterator[Program]:
+             isolation: str | None = None, packs: Sequence[Pack] = BOUNDARY_PACKS
+             ) -> Iterator[Program]:
     seqs = _sequences(ops, cost, bound.steps)
     # Sessions are interchangeable: multisets of sequences, not tuples.
     for combo in itertools.combinations_with_replacement(seqs, bound.sessions):
-        for pack in BOUNDARY_PACKS:
+        for pack in packs:
             yield Program((pack,), tuple(tuple(OpCall(op, 0) for op in seq) for seq in combo),
                           isolation)
 
 
-def _interleavings(lab: Lab, program: Program, res: ExhaustiveResult,
-                   s: SearchSettings, max_runs: int | None = None) -> Failure | None:
-    """Depth-first over the choice tree; one run per leaf."""
-    same = {i: tuple(c.op for c in t) for i, t in enumerate(program.threads)}
-    stack: list[list[int]] = [[]]
-    runs = 0
-    while stack and (max_runs is None or runs < max_runs):
-        runs += 1
-        prefix = stack.pop()
-        obs = lab.execute(program, forced=prefix)
-        res.interleavings += 1
-        verdict = judge(obs, s)
+class _Explorer:
+    """Depth-first over one program's choice tree; one run per branch."""
+
+    def __init__(self, lab: Lab, s: SearchSettings, res: ExhaustiveResult,
+                 memo: dict[Hashable, int] | None = None, max_runs: int | None = None) -> None:
+        self.lab, self.s, self.res = lab, s, res
+        self.memo = memo  # state -> leaves below it; None: no merging
+        self.probe = None if memo is None else StateProbe(lab.state_sql(), memo.__contains__)
+        self.max_runs = max_runs
+        self.runs = 0
+
+    def program(self, program: Program) -> int:
+        """Leaves of ``program``'s tree; raises _Found at the first violation."""
+        self.same = {i: tuple(c.op for c in t) for i, t in enumerate(program.threads)}
+        return self._below(program, [])
+
+    def _below(self, program: Program, prefix: list[int]) -> int:
+        if self.max_runs is not None and self.runs >= self.max_runs:
+            raise _OutOfRuns
+        self.runs += 1
+        self.res.runs += 1
+        obs = self.lab.execute(program, forced=prefix, probe=self.probe)
+        verdict = judge(obs, self.s)
         if not verdict.ok:
-            return Failure(obs, verdict)
-        run = lab.last_run
+            raise _Found(Failure(obs, verdict))
+        run = self.lab.last_run
         assert run is not None
-        # Siblings of every choice past the prefix are still to be explored.
+        if run.merged is not None:
+            assert self.memo is not None
+            self.res.merged += 1
+            leaves = self.memo[run.merged]
+        else:
+            leaves = 1
+        states = dict(run.states)
+        # Back up from the run's last choice to the prefix, running each
+        # sibling's subtree on the way.
         for depth in range(len(run.taken) - 1, len(prefix) - 1, -1):
             movable, fresh = run.decisions[depth]
-            chosen = run.taken[depth]
-            tried = {chosen}
+            below = {run.taken[depth]: leaves}
             for alt in movable:
-                if alt in tried:
+                if alt in below:
                     continue
                 # Symmetry: an untouched session with the same calls as one
                 # already tried here gives a mirror image of that branch.
-                twin = alt in fresh and any(
-                    t in fresh and same[t] == same[alt] for t in tried)
-                tried.add(alt)
-                if twin:
-                    res.skipped += 1
-                    continue
-                stack.append(run.taken[:depth] + [alt])
+                twin = next((t for t in below if alt in fresh and t in fresh
+                             and self.same[t] == self.same[alt]), None)
+                if twin is not None:
+                    self.res.skipped += 1
+                    below[alt] = below[twin]
+                else:
+                    below[alt] = self._below(program, run.taken[:depth] + [alt])
+            leaves = sum(below.values())
+            if self.memo is not None and depth in states:
+                self.memo[states[depth]] = leaves
+        return leaves
+
+
+def _interleavings(lab: Lab, program: Program, res: ExhaustiveResult,
+                   s: SearchSettings, max_runs: int | None = None) -> Failure | None:
+    """Every interleaving of one program, without merging (up to ``max_runs``)."""
+    try:
+        res.covered += _Explorer(lab, s, res, max_runs=max_runs).program(program)
+    except _Found as f:
+        return f.failure
+    except _OutOfRuns:
+        pass
     return None
 
 
-def exhaustive(lab: Lab, s: SearchSettings, bound: Bound,
+def exhaustive(lab: Lab, s: SearchSettings, bound: Bound, merge: bool = True,
                progress: Callable[[ExhaustiveResult], None] | None = None) -> ExhaustiveResult:
     inst = lab.enable_schedule([FUNCTIONS[o] for o in s.ops if o in FUNCTIONS])
     points_of: dict[str, int] = {}
@@ -135,17 +209,36 @@ def exhaustive(lab: Lab, s: SearchSettings, bound: Bound,
         cost["reinstate_naive"] = 2  # a read, then a write
     if s.isolation:
         cost = {op: c + 2 for op, c in cost.items()}  # BEGIN and COMMIT
-    res = ExhaustiveResult()
+    todo = list(programs(s.ops, cost, bound, s.isolation, boundary_packs(s)))
+    if merge:
+        watch_other_writes(lab.control, lab.target)
+        writes = other_writes(lab.control)
     start = time.monotonic()
-    for program in programs(s.ops, cost, bound, s.isolation):
-        res.programs += 1
-        failure = _interleavings(lab, program, res, s)
-        if progress:
-            res.elapsed = time.monotonic() - start
-            progress(res)
-        if failure is not None:
-            res.failure = failure
+    res = ExhaustiveResult(total_programs=len(todo), merging=merge)
+    # States are only comparable from the same pack and isolation level.
+    memos: dict[tuple[Pack, ...], dict[Hashable, int]] = {}
+    k = 0
+    while k < len(todo):
+        program = todo[k]
+        memo = memos.setdefault(program.packs, {}) if res.merging else None
+        try:
+            res.covered += _Explorer(lab, s, res, memo).program(program)
+        except _Found as f:
+            res.failure = f.failure
             break
+        finally:
+            res.elapsed = time.monotonic() - start
+        if res.merging and other_writes(lab.control) != writes:
+            # State outside the rows: merged branches may differ. Start again.
+            res.merging, res.note = False, (
+                "the functions wrote other tables, so states were not merged")
+            res.programs = res.runs = res.covered = res.skipped = res.merged = 0
+            k = 0
+            continue
+        res.programs += 1
+        k += 1
+        if progress:
+            progress(res)
     res.elapsed = time.monotonic() - start
     return res
 

@@ -12,9 +12,9 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from typing import Any, Callable
 
-from .exhaustive import Bound, exhaustive, minimize, pin_schedule
+from .exhaustive import Bound, ExhaustiveResult, exhaustive, minimize, pin_schedule
 from .explore import SearchResult, SearchSettings, replay, search
 from .run.example import Lab
 
@@ -22,9 +22,11 @@ __all__ = ["stress"]
 
 
 def stress(lab: Lab, settings: SearchSettings, bound: Bound | None = None,
-           progress: Callable[[SearchResult], None] | None = None) -> SearchResult:
+           progress: Callable[[Any], None] | None = None, merge: bool = True) -> SearchResult:
+    """``progress`` gets the SearchResult so far (the ExhaustiveResult with a
+    ``bound``); ``merge=False`` runs every branch of an exhaustive search."""
     if bound is not None:
-        result = _exhaustive(lab, settings, bound)
+        result = _exhaustive(lab, settings, bound, merge, progress)
     else:
         result = search(lab, settings, progress=progress)
         if result.failure is not None and settings.mode == "free":
@@ -70,10 +72,13 @@ def _minimize(lab: Lab, result: SearchResult, settings: SearchSettings) -> None:
                                "trying every interleaving of each smaller program")
 
 
-def _exhaustive(lab: Lab, settings: SearchSettings, bound: Bound) -> SearchResult:
-    ex = exhaustive(lab, settings, bound)
-    result = SearchResult(examples=ex.interleavings, elapsed=ex.elapsed, failure=ex.failure,
+def _exhaustive(lab: Lab, settings: SearchSettings, bound: Bound, merge: bool,
+                progress: Callable[[Any], None] | None) -> SearchResult:
+    ex = exhaustive(lab, settings, bound, merge, progress)
+    result = SearchResult(examples=ex.runs, elapsed=ex.elapsed, failure=ex.failure,
                           notes=list(lab.instrumented.notes if lab.instrumented else ()))
+    if ex.note:
+        result.notes.append(ex.note)
     result.calls = lab.calls_run
     result.shrink_note = (f"exhaustive {bound.sessions}x{bound.steps}: the first violating "
                           "interleaving in depth-first order")
@@ -82,8 +87,17 @@ def _exhaustive(lab: Lab, settings: SearchSettings, bound: Bound) -> SearchResul
         result.first_failure_calls = lab.calls_run
         result.reproduced = replay(lab, ex.failure.program, settings, settings.confirm_runs,
                                    schedule=ex.failure.observation.schedule)
-    result.exhaustive_line = (
-        f"exhaustive {bound.sessions}x{bound.steps}: {ex.programs} programs, "
-        f"{ex.interleavings} interleavings run, {ex.skipped} branches skipped as "
-        f"symmetric to one run, in {ex.elapsed:.1f} s")
+    result.exhaustive_line = exhaustive_line(bound, ex)
     return result
+
+
+def exhaustive_line(bound: Bound, ex: ExhaustiveResult) -> str:
+    """One line: what an exhaustive search covered, and how many runs it took."""
+    b = f"exhaustive {bound.sessions}x{bound.steps}"
+    if ex.failure is not None:
+        return (f"{b}: a violation in program {ex.programs + 1} of {ex.total_programs:,}, "
+                f"at run {ex.runs:,}, in {ex.elapsed:.1f} s")
+    how = [f"{ex.merged:,} stopped at a state explored before"] if ex.merging else []
+    how.append(f"{ex.skipped:,} branches mirrored by symmetry")
+    return (f"{b}: {ex.programs:,} programs, {ex.covered:,} interleavings covered by "
+            f"{ex.runs:,} runs ({', '.join(how)}), in {ex.elapsed:.1f} s")

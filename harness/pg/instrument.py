@@ -18,7 +18,7 @@ from psycopg import sql
 
 from ..target import Target
 
-__all__ = ["install", "AUDIT_QUERY"]
+__all__ = ["install", "AUDIT_QUERY", "watch_other_writes", "other_writes"]
 
 _SCHEMA = """
 create schema if not exists harness;
@@ -67,3 +67,42 @@ def install(conn: psycopg.Connection, target: Target) -> None:
         counter=sql.Identifier(target.counter),
     )
     conn.execute(q)
+
+
+# Exhaustive search merges runs that reach the same rows with the same calls
+# left. That is sound only if the functions keep no state elsewhere: count
+# every statement that writes any other table, so a search can tell.
+_WATCH = """
+create sequence if not exists harness.other_writes;
+create or replace function harness.note_write() returns trigger
+language plpgsql security definer set search_path = pg_catalog, harness as $$
+begin
+    perform nextval('harness.other_writes');
+    return null;
+end $$;
+"""
+
+
+def watch_other_writes(conn: psycopg.Connection, target: Target) -> list[str]:
+    """Count writes to every table but the counter's own (and the harness's);
+    returns the tables watched."""
+    conn.execute(_WATCH)
+    tables = [r[0] for r in conn.execute(
+        "select c.oid::regclass::text from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+        "where c.relkind in ('r', 'p') and not c.relispartition "
+        "and n.nspname not in ('pg_catalog', 'information_schema', 'harness') "
+        "and n.nspname not like 'pg\\_%%' and c.oid <> %s::regclass order by 1",
+        (target.table,)).fetchall()]
+    for t in tables:
+        conn.execute(sql.SQL(
+            "create or replace trigger zz_harness_watch after insert or update or delete "
+            "or truncate on {} for each statement execute function harness.note_write()"
+        ).format(sql.SQL(t)))
+    return tables
+
+
+def other_writes(conn: psycopg.Connection) -> int:
+    """Grows with every statement that wrote a watched table (not transactional)."""
+    row = conn.execute("select last_value + is_called::int from harness.other_writes").fetchone()
+    assert row is not None
+    return int(row[0])

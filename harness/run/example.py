@@ -20,7 +20,7 @@ from ..pg.server import connect
 from ..target import Target
 from ..workload import Program
 from .free import FreeRunner
-from .schedule import Action, Scheduler, ScheduleRun
+from .schedule import Action, Scheduler, ScheduleRun, StateProbe
 
 __all__ = ["Observation", "Lab"]
 
@@ -119,10 +119,18 @@ class Lab:
         finals = tuple(found.get(rid) for rid in row_ids)
         return audit, finals
 
+    def state_sql(self) -> str:
+        """For a StateProbe: the example's rows as JSON, in the order of their ids."""
+        t = self.target
+        return (f"select array_agg(to_jsonb(t)::text "
+                f"order by array_position(%s::text[], t.{t.key}::text)) "
+                f"from {t.table} t where t.{t.key} = any(%s::uuid[])")
+
     def execute(self, program: Program, schedule: Sequence[int] | None = None,
-                forced: Sequence[int] | None = None) -> Observation:
+                forced: Sequence[int] | None = None, probe: StateProbe | None = None
+                ) -> Observation:
         """Run ``program`` on fresh rows: free-running, or under ``schedule``
-        (or ``forced``, see Scheduler.run)."""
+        (or ``forced`` and ``probe``, see Scheduler.run)."""
         row_ids = self.fresh_rows(program)
         actions: tuple[Action, ...] = ()
         if schedule is None and forced is None:
@@ -130,7 +138,7 @@ class Lab:
         else:
             if self.scheduler is None:
                 raise RuntimeError("enable_schedule() first")
-            run = self.scheduler.run(program, row_ids, schedule or (), forced)
+            run = self.scheduler.run(program, row_ids, schedule or (), forced, probe)
             history, actions = run.history, tuple(run.actions)
             self.last_run = run
         self.calls_run += program.calls

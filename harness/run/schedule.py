@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Hashable, Sequence
 
 import psycopg
 from psycopg.pq import TransactionStatus
@@ -31,7 +32,7 @@ from ..workload import Program, Step
 from ..workload.ops import OpGen, start
 from .free import classify
 
-__all__ = ["Scheduler", "Action", "ScheduleRun"]
+__all__ = ["Scheduler", "Action", "ScheduleRun", "StateProbe"]
 
 _MAX_ACTIONS = 2000
 log = logging.getLogger("harness.sql")
@@ -53,6 +54,25 @@ class ScheduleRun:
     deadlocks: int = 0
     # At each choice: the sessions that could move, and those not yet started.
     decisions: list[tuple[tuple[int, ...], tuple[int, ...]]] = field(default_factory=list)
+    # With a StateProbe: (choices made, state) at each point where every
+    # session was idle past the forced prefix, and the known state the run
+    # stopped at, if it did.
+    states: list[tuple[int, Hashable]] = field(default_factory=list)
+    merged: Hashable | None = None
+
+
+@dataclass(frozen=True)
+class StateProbe:
+    """Reads the state of a run whenever no session is inside a call, and stops
+    the run where that state was reached before (see exhaustive.py).
+
+    ``sql`` takes the example's row ids twice (as text[], then uuid[]) and
+    returns the rows as JSON texts, in id order. A state holds the columns
+    that differ from the rows as inserted: what a run changed, and not what
+    differs between two runs' fresh rows (keys, timestamps)."""
+
+    sql: str
+    known: Callable[[Hashable], bool]
 
 
 @dataclass
@@ -153,14 +173,15 @@ class Scheduler:
     # -- one run ------------------------------------------------------------
 
     def run(self, program: Program, row_ids: Sequence[str], schedule: Sequence[int],
-            forced: Sequence[int] | None = None) -> ScheduleRun:
+            forced: Sequence[int] | None = None, probe: StateProbe | None = None) -> ScheduleRun:
         """Run under ``schedule`` (indices into the sessions that can move), or,
         for systematic search, ``forced``: session numbers to move, in order,
-        then the lowest-numbered session that can move."""
-        return self.loop.run_until_complete(self._run(program, row_ids, schedule, forced))
+        then the lowest-numbered session that can move; past ``forced``, a
+        ``probe`` may end the run early at a state already explored."""
+        return self.loop.run_until_complete(self._run(program, row_ids, schedule, forced, probe))
 
-    async def _run(self, program: Program, row_ids: Sequence[str],
-                   schedule: Sequence[int], forced: Sequence[int] | None) -> ScheduleRun:
+    async def _run(self, program: Program, row_ids: Sequence[str], schedule: Sequence[int],
+                   forced: Sequence[int] | None, probe: StateProbe | None) -> ScheduleRun:
         n = len(program.threads)
         self.isolation = program.isolation
         await self._ensure(n)
@@ -174,7 +195,16 @@ class Scheduler:
         events: list[Event] = []
         run = ScheduleRun(History(), [], [])
         choices = iter(schedule)
+        inserted = await self._rows(row_ids, probe) if probe is not None else []
         for _ in range(_MAX_ACTIONS):
+            if (probe is not None and len(run.taken) >= len(forced or ())
+                    and all(s.gen is None and s.task is None for s in sessions)
+                    and not all(s.done for s in sessions)):
+                key = await self._state(sessions, row_ids, probe, inserted)
+                if probe.known(key):
+                    run.merged = key
+                    break
+                run.states.append((len(run.taken), key))
             movable = [s for s in sessions if s.can_move]
             if not movable:
                 if all(s.done for s in sessions):
@@ -197,6 +227,24 @@ class Scheduler:
             await self._settle(sessions, events, run)
         run.history = History(sorted(events, key=lambda e: e.at))
         return run
+
+    async def _rows(self, row_ids: Sequence[str], probe: StateProbe) -> list[dict[str, Any]]:
+        assert self.control is not None
+        cur = await self.control.execute(probe.sql, (list(row_ids), list(row_ids)), prepare=True)
+        row = await cur.fetchone()
+        return [json.loads(r) for r in (row[0] if row and row[0] else [])]
+
+    async def _state(self, sessions: Sequence[_Session], row_ids: Sequence[str],
+                     probe: StateProbe, inserted: list[dict[str, Any]]) -> Hashable:
+        """What the run changed in the rows, and the calls each session has
+        still to make (sessions are interchangeable: a multiset)."""
+        now = await self._rows(row_ids, probe)
+        changed = tuple(
+            tuple(sorted((k, json.dumps(v)) for k, v in row.items() if base.get(k) != v))
+            for row, base in zip(now, inserted))
+        left = sorted(tuple((op, purchase) for _, op, purchase in s.calls[s.next_call:])
+                      for s in sessions)
+        return (len(now), changed, tuple(left))
 
     async def _relock(self, s: _Session, unlock: int | None = None) -> None:
         """Release ``unlock`` (letting ``s`` go on), and take back the points ``s``
