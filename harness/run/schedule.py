@@ -195,7 +195,7 @@ class Scheduler:
         events: list[Event] = []
         run = ScheduleRun(History(), [], [])
         choices = iter(schedule)
-        inserted = await self._rows(row_ids, probe) if probe is not None else []
+        inserted = (await self._rows(row_ids, probe))[0] if probe is not None else []
         for _ in range(_MAX_ACTIONS):
             if (probe is not None and len(run.taken) >= len(forced or ())
                     and all(s.gen is None and s.task is None for s in sessions)
@@ -228,23 +228,35 @@ class Scheduler:
         run.history = History(sorted(events, key=lambda e: e.at))
         return run
 
-    async def _rows(self, row_ids: Sequence[str], probe: StateProbe) -> list[dict[str, Any]]:
+    async def _rows(self, row_ids: Sequence[str], probe: StateProbe
+                    ) -> tuple[list[dict[str, Any]], dict[int, list[str]]]:
+        """The rows as JSON, and the advisory locks each session holds: the
+        only locks that outlive a call (pause points take theirs and let go)."""
         assert self.control is not None
-        cur = await self.control.execute(probe.sql, (list(row_ids), list(row_ids)), prepare=True)
+        cur = await self.control.execute(
+            f"select ({probe.sql}), (select json_object_agg(pid, held)::text from ("
+            "select pid, array_agg(concat_ws(':', classid, objid, objsubid, mode) order by "
+            "classid, objid, objsubid, mode) as held from pg_locks where locktype = 'advisory' "
+            "and granted and pid = any(%s::int[]) group by pid) l)",
+            (list(row_ids), list(row_ids), [s.pid for s in self.sessions]), prepare=True)
         row = await cur.fetchone()
-        return [json.loads(r) for r in (row[0] if row and row[0] else [])]
+        assert row is not None
+        rows = [json.loads(r) for r in (row[0] or [])]
+        locks = {int(pid): held for pid, held in json.loads(row[1] or "{}").items()}
+        return rows, locks
 
     async def _state(self, sessions: Sequence[_Session], row_ids: Sequence[str],
                      probe: StateProbe, inserted: list[dict[str, Any]]) -> Hashable:
-        """What the run changed in the rows, and the calls each session has
-        still to make (sessions are interchangeable: a multiset)."""
-        now = await self._rows(row_ids, probe)
+        """What the run changed in the rows, and for each session the calls
+        it has still to make and the locks it holds (sessions are
+        interchangeable: a multiset)."""
+        now, locks = await self._rows(row_ids, probe)
         changed = tuple(
             tuple(sorted((k, json.dumps(v)) for k, v in row.items() if base.get(k) != v))
             for row, base in zip(now, inserted))
-        left = sorted(tuple((op, purchase) for _, op, purchase in s.calls[s.next_call:])
-                      for s in sessions)
-        return (len(now), changed, tuple(left))
+        each = sorted((tuple((op, purchase) for _, op, purchase in s.calls[s.next_call:]),
+                       tuple(locks.get(s.pid, ()))) for s in sessions)
+        return (len(now), changed, tuple(each))
 
     async def _relock(self, s: _Session, unlock: int | None = None) -> None:
         """Release ``unlock`` (letting ``s`` go on), and take back the points ``s``
