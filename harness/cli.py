@@ -45,6 +45,7 @@ examples:
   python -m harness stress --overlay migrations/mutants/use_session_app_0010.sql
   python -m harness stress --migrations ~/app/supabase/migrations --time-budget 300
   python -m harness stress --dsn postgresql://me@127.0.0.1/app --threads 16
+  python -m harness stress --exhaustive 3x3                 # every interleaving, 3 x 3 steps
 """
 
 EXAMPLES_SECURITY = """\
@@ -325,6 +326,7 @@ def cmd_stress(args: argparse.Namespace) -> int:
         "checksums": sums,
         "mode": "schedule" if pinned else args.mode,
         "found_by": args.mode if bound is None else f"exhaustive {args.exhaustive}",
+        "exhaustive": result.exhaustive_line or None,
         "notes": result.notes,
         "settings": {"ops": list(ops), "use_audit": settings.use_audit,
                      "allowed_errors": list(settings.allowed_errors)},

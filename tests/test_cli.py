@@ -140,6 +140,23 @@ def test_migrations_pass(tmp_path: Path) -> None:
     assert set(summary["properties"].values()) == {"pass"}
 
 
+def test_bad_bound() -> None:
+    one_line_error(harness("stress", "--exhaustive", "3"), "--exhaustive", "SESSIONSxSTEPS")
+
+
+def test_exhaustive_bound_passes_then_fails_with_the_app_mutant(tmp_path: Path) -> None:
+    p = harness("stress", "--exhaustive", "2x3", "--report-dir", str(tmp_path / "ok"), "--json")
+    assert p.returncode == 0, p.stdout + p.stderr
+    summary = json.loads(p.stdout)
+    assert summary["verdict"] == "pass" and summary["found_by"] == "exhaustive 2x3"
+    assert "interleavings covered by" in summary["exhaustive"]
+    p = harness("stress", "--exhaustive", "2x3", "--overlay", str(MUTANT),
+                "--report-dir", str(tmp_path / "bad"))
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert "exhaustive 2x3: a violation in program" in p.stdout and "within-total" in p.stdout
+    assert harness("replay", str(tmp_path / "bad"), "--runs", "5").returncode == 1
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_interrupted_run_leaves_nothing(tmp_path: Path, sig: int) -> None:
     proc = subprocess.Popen(

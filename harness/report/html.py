@@ -859,6 +859,7 @@ def _figures(summary: Doc) -> str:
         ("mode", {"free": "free (threads race)",
                   "schedule": "schedule (drawn interleavings)"}.get(summary.get("mode"),
                                                                    summary.get("mode", "\u2014"))),
+        *([("coverage", summary["exhaustive"])] if summary.get("exhaustive") else []),
         ("isolation", iso if iso else "autocommit (as the app calls them)"),
         ("examples", _count(summary.get("examples"))),
         ("operations (calls)", _count(summary.get("operations"))),

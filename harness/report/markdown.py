@@ -70,6 +70,7 @@ def render_markdown(report_dir: Path, summary: Doc, counterexample: Doc | None) 
     figures = [
         ("seed", _code(summary.get("seed"))),
         ("mode", summary.get("mode", "n/a")),
+        *([("coverage", summary["exhaustive"])] if summary.get("exhaustive") else []),
         ("isolation", summary.get("isolation") or "autocommit"),
         ("operations called", ", ".join(settings.get("ops") or []) or "n/a"),
         ("examples", _num(summary.get("examples"))),
