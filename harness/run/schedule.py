@@ -35,6 +35,9 @@ from .free import classify
 __all__ = ["Scheduler", "Action", "ScheduleRun", "StateProbe"]
 
 _MAX_ACTIONS = 2000
+# Pause locks are (key, point) in the two-int advisory form; keys start high
+# so a function's own advisory locks are never taken for pauses.
+_KEY_BASE = 0x48A50000
 log = logging.getLogger("harness.sql")
 
 
@@ -78,7 +81,7 @@ class StateProbe:
 @dataclass
 class _Session:
     index: int
-    key: int  # advisory lock key1 (the session's number, from 1)
+    key: int  # advisory lock key1 (_KEY_BASE + the session's number, from 1)
     conn: psycopg.AsyncConnection[Any]
     pid: int
     calls: list[tuple[int, str, int]] = field(default_factory=list)  # (call id, op, purchase)
@@ -148,9 +151,9 @@ class Scheduler:
             self.control = await psycopg.AsyncConnection.connect(
                 self.dsn, autocommit=True, application_name="harness-scheduler")
         while len(self.sessions) < n:
-            key = len(self.sessions) + 1
+            key = _KEY_BASE + len(self.sessions) + 1
             conn = await psycopg.AsyncConnection.connect(
-                self.dsn, autocommit=True, application_name=f"harness-s{key}",
+                self.dsn, autocommit=True, application_name=f"harness-s{len(self.sessions) + 1}",
                 options=f"-c statement_timeout={self.statement_timeout_ms} "
                         f"-c harness.session={key}")
             sess = _Session(len(self.sessions), key, conn, conn.info.backend_pid)
@@ -343,7 +346,8 @@ class Scheduler:
             if done:
                 continue
             cur = await self.control.execute(
-                "select pid, locktype = 'advisory' and classid::int = k.key, objid::int "
+                "select pid, locktype = 'advisory' and objsubid = 2 and classid::int = k.key, "
+                "objid::int "
                 "from pg_locks join unnest(%s::int[], %s::int[]) as k(pid_, key) "
                 "on pid = k.pid_ where not granted",
                 ([s.pid for s in unknown], [s.key for s in unknown]), prepare=True)
