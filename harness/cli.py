@@ -407,6 +407,8 @@ def _print_outcome(result: SearchResult, lines: list[str], report_dir: Path,
         if result.faults_injected:
             _say(f"faults injected: {result.faults_injected}; calls whose outcome is unknown "
                  f"(connection lost mid-call): {result.unknown_calls}")
+        for note in result.notes:  # what this pass does not cover
+            _say(f"note: {note}")
         _say(f"report: {report_dir}/report.html")
         return
     f = result.failure
