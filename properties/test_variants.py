@@ -133,6 +133,19 @@ def test_exhaustive_bound_holds_on_the_migrations(lab) -> None:
     assert res.covered >= res.runs > res.programs > 0
 
 
+def test_exhaustive_3x3_holds_on_the_migrations(lab) -> None:
+    """Issue 4's bound. Each function of the migrations is one UPDATE, so each
+    call is one step and every program has 9! / (3! 3! 3!) = 1680
+    interleavings: merging must account for every one of them."""
+    from harness.exhaustive import Bound, exhaustive
+
+    res = exhaustive(lab, search_settings(mode="schedule"), Bound(3, 3))
+    assert res.failure is None, res.failure and res.failure.verdict.violations
+    assert res.programs == res.total_programs > 0
+    assert res.covered == res.programs * 1680
+    assert res.merging and res.runs < res.covered // 50
+
+
 def test_exhaustive_bound_finds_the_apps_use_session(lab_for) -> None:
     from harness.exhaustive import Bound, exhaustive
 
