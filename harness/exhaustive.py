@@ -133,8 +133,10 @@ class _Explorer:
     """Depth-first over one program's choice tree; one run per branch."""
 
     def __init__(self, lab: Lab, s: SearchSettings, res: ExhaustiveResult,
-                 memo: dict[Hashable, int] | None = None, max_runs: int | None = None) -> None:
+                 memo: dict[Hashable, int] | None = None, max_runs: int | None = None,
+                 shallow_first: bool = False) -> None:
         self.lab, self.s, self.res = lab, s, res
+        self.shallow_first = shallow_first
         self.memo = memo  # state -> leaves below it; None: no merging
         self.probe = None if memo is None else StateProbe(lab.state_sql(), memo.__contains__)
         self.max_runs = max_runs
@@ -163,23 +165,35 @@ class _Explorer:
         else:
             leaves = 1
         states = dict(run.states)
-        # Back up from the run's last choice to the prefix, running each
-        # sibling's subtree on the way.
-        for depth in range(len(run.taken) - 1, len(prefix) - 1, -1):
+        # Every sibling of a choice past the prefix heads a subtree to run.
+        # Deepest first suits merging (each state is finished before a
+        # sibling can meet it); shallowest first varies the start of the
+        # interleaving soonest, which is what a search capped at max_runs needs.
+        order = range(len(prefix), len(run.taken))
+        siblings: dict[int, tuple[dict[int, int], list[tuple[int, int]]]] = {}
+        for depth in (order if self.shallow_first else reversed(order)):
             movable, fresh = run.decisions[depth]
-            below = {run.taken[depth]: leaves}
+            tried, ran, mirrored = [run.taken[depth]], {}, []
             for alt in movable:
-                if alt in below:
+                if alt in tried:
                     continue
                 # Symmetry: an untouched session with the same calls as one
                 # already tried here gives a mirror image of that branch.
-                twin = next((t for t in below if alt in fresh and t in fresh
+                twin = next((t for t in tried if alt in fresh and t in fresh
                              and self.same[t] == self.same[alt]), None)
+                tried.append(alt)
                 if twin is not None:
                     self.res.skipped += 1
-                    below[alt] = below[twin]
+                    mirrored.append((alt, twin))
                 else:
-                    below[alt] = self._below(program, run.taken[:depth] + [alt])
+                    ran[alt] = self._below(program, run.taken[:depth] + [alt])
+            siblings[depth] = (ran, mirrored)
+        # Leaves below each choice on the run's path, from its end back up.
+        for depth in reversed(order):
+            ran, mirrored = siblings[depth]
+            below = {run.taken[depth]: leaves, **ran}
+            for alt, twin in mirrored:
+                below[alt] = below[twin]
             leaves = sum(below.values())
             if self.memo is not None and depth in states:
                 self.memo[states[depth]] = leaves
@@ -190,7 +204,8 @@ def _interleavings(lab: Lab, program: Program, res: ExhaustiveResult,
                    s: SearchSettings, max_runs: int | None = None) -> Failure | None:
     """Every interleaving of one program, without merging (up to ``max_runs``)."""
     try:
-        res.covered += _Explorer(lab, s, res, max_runs=max_runs).program(program)
+        res.covered += _Explorer(lab, s, res, max_runs=max_runs,
+                                 shallow_first=True).program(program)
     except _Found as f:
         return f.failure
     except _OutOfRuns:
@@ -245,12 +260,46 @@ def exhaustive(lab: Lab, s: SearchSettings, bound: Bound, merge: bool = True,
 
 def pin_schedule(lab: Lab, failure: Failure, s: SearchSettings,
                  max_runs: int = 1000) -> Failure | None:
-    """Turn a free-running failure into one that replays exactly: try every
-    interleaving of its program under the step scheduler (up to ``max_runs``)
-    and return the first that breaks a property, or None when none does (the
-    race is inside one statement, or needs timing pause points cannot make)."""
+    """Turn a free-running failure into one that replays exactly, or None when
+    no interleaving under the step scheduler breaks a property (the race is
+    inside one statement, or needs timing pause points cannot make).
+
+    Small scope first: two, then three, of the program's calls racing on one
+    row, from each state that row was seen in (every interleaving of each);
+    then the whole program, up to ``max_runs`` interleavings. A program of
+    many threads has too many interleavings to try, and most races need two
+    calls."""
     lab.enable_schedule([FUNCTIONS[o] for o in s.ops if o in FUNCTIONS])
+    broken = set(failure.verdict.broken)
+    for program in _races_of(failure):
+        found = _interleavings(lab, program, ExhaustiveResult(), s, max_runs=200)
+        if found is not None and broken & set(found.verdict.broken):
+            return found
     return _interleavings(lab, failure.program, ExhaustiveResult(), s, max_runs)
+
+
+def _races_of(failure: Failure, states_per_row: int = 6) -> Iterator[Program]:
+    """Programs of 2, then 3, one-call sessions taken from ``failure``'s calls
+    on one row, starting from each value that row committed in the run."""
+    program = failure.program
+    calls = sorted({(c.op, c.purchase) for t in program.threads for c in t})
+    seen: dict[int, list[int | None]] = {}
+    for k, pack in enumerate(program.packs):
+        seen[k] = [pack.used]
+    for a in failure.observation.audit:
+        if a.new is not None and a.new not in seen[a.purchase]:
+            seen[a.purchase].append(a.new)
+    for size in (2, 3):
+        if size > len(program.threads):
+            return
+        for combo in itertools.combinations_with_replacement(calls, size):
+            row = combo[0][1]
+            if any(p != row for _, p in combo):
+                continue  # a race is on one row
+            pack = program.packs[row]
+            for used in seen[row][:states_per_row]:
+                yield Program((Pack(pack.total, used, pack.expiry),),
+                              tuple((OpCall(op, 0),) for op, _ in combo), program.isolation)
 
 
 def minimize(lab: Lab, failure: Failure, s: SearchSettings,

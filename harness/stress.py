@@ -50,8 +50,12 @@ def _pin(lab: Lab, result: SearchResult, settings: SearchSettings) -> None:
     runs = dataclasses.replace(settings, mode="schedule")
     failing, total = replay(lab, pinned.program, runs, settings.confirm_runs,
                             schedule=pinned.observation.schedule)
+    before = result.failure.program
     result.failure = pinned
     result.shrink_note += "; then pinned to an exact schedule under the step scheduler"
+    if pinned.program.calls < before.calls:
+        result.shrink_note += (f" ({pinned.program.calls} of its {before.calls} calls, racing "
+                               "from a value the row committed in the free run)")
     result.reproduced = (failing, total)
     result.broken = pinned.verdict.broken
 
