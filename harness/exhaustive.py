@@ -280,14 +280,17 @@ def pin_schedule(lab: Lab, failure: Failure, s: SearchSettings,
 
 def _races_of(failure: Failure, states_per_row: int = 6) -> Iterator[Program]:
     """Programs of 2, then 3, one-call sessions taken from ``failure``'s calls
-    on one row, starting from each value that row committed in the run."""
+    on one row, starting from each valid value that row committed in the run."""
     program = failure.program
     calls = sorted({(c.op, c.purchase) for t in program.threads for c in t})
     seen: dict[int, list[int | None]] = {}
     for k, pack in enumerate(program.packs):
         seen[k] = [pack.used]
     for a in failure.observation.audit:
-        if a.new is not None and a.new not in seen[a.purchase]:
+        total = program.packs[a.purchase].total
+        # Only states a correct counter can be in: not the violation itself.
+        if (a.new is not None and a.new >= 0 and (total is None or a.new <= total)
+                and a.new not in seen[a.purchase]):
             seen[a.purchase].append(a.new)
     for size in (2, 3):
         if size > len(program.threads):

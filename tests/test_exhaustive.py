@@ -42,17 +42,19 @@ def test_races_are_pinned_small_first_on_one_row_from_committed_values() -> None
     threads = tuple((OpCall("use", 0), OpCall("release", 1)) for _ in range(6))
     program = Program((Pack(3, 1), Pack(2, 0, "past")), threads)
     audit = (AuditRow(1, 0, 1, 2, 10, 1), AuditRow(2, 1, 0, None, 11, 1),
-             AuditRow(3, 0, 2, 3, 12, 2))
+             AuditRow(3, 0, 2, 3, 12, 2), AuditRow(4, 0, 3, 4, 13, 3),
+             AuditRow(5, 1, 0, -1, 14, 3))
     races = list(_races_of(_failure(program, audit)))
     sizes = [len(p.threads) for p in races]
     assert sizes == sorted(sizes) and sizes[0] == 2 and 3 in sizes
     for p in races:
         assert len(p.packs) == 1 and all(len(t) == 1 for t in p.threads)
         assert {c.purchase for t in p.threads for c in t} == {0}
-    # The use races start from every value p0 committed (1, 2, 3), with its total.
+    # The use races start from every value p0 committed (1, 2, 3), with its
+    # total; 4 is past the total (the violation itself), not a state to start from.
     uses = [p for p in races if {t[0].op for t in p.threads} == {"use"}]
     assert {p.packs[0] for p in uses} == {Pack(3, 1), Pack(3, 2), Pack(3, 3)}
-    # The release races keep p1's expiry and its one value (a NULL write is not a state).
+    # The release races keep p1's expiry and its one value (NULL and -1 are not states).
     releases = [p for p in races if {t[0].op for t in p.threads} == {"release"}]
     assert {p.packs[0] for p in releases} == {Pack(2, 0, "past")}
 
