@@ -11,16 +11,14 @@ import contextlib
 import dataclasses
 import logging
 import os
-import os
 import random
 import shlex
-import signal
 import sys
 import time
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from . import __version__, dbcmd
+from . import __version__, dbcmd, interrupt
 from .check.verdict import PROPERTIES
 from .errors import HarnessError
 from .exhaustive import Bound, ExhaustiveResult
@@ -518,12 +516,8 @@ def cmd_db(args: argparse.Namespace) -> int:
 # -- entry point -----------------------------------------------------------------
 
 
-def _terminate(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    signal.signal(signal.SIGTERM, _terminate)  # clean up as on Ctrl-C
+    interrupt.install()
     try:
         args = build_parser().parse_args(argv)
         if getattr(args, "verbose", False):

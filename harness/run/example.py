@@ -13,6 +13,7 @@ from typing import Callable, Sequence
 
 import psycopg
 
+from .. import interrupt
 from ..history import AuditRow, History, Pack
 from ..pg.instrument import AUDIT_QUERY
 from ..pg.pausepoints import Instrumented, install_pause_points
@@ -131,6 +132,7 @@ class Lab:
                 ) -> Observation:
         """Run ``program`` on fresh rows: free-running, or under ``schedule``
         (or ``forced`` and ``probe``, see Scheduler.run)."""
+        interrupt.check()
         row_ids = self.fresh_rows(program)
         actions: tuple[Action, ...] = ()
         if schedule is None and forced is None:
