@@ -55,7 +55,7 @@ def _pin(lab: Lab, result: SearchResult, settings: SearchSettings) -> None:
     result.shrink_note += "; then pinned to an exact schedule under the step scheduler"
     if pinned.program.calls < before.calls:
         result.shrink_note += (f" ({pinned.program.calls} of its {before.calls} calls, racing "
-                               "from a value the row committed in the free run)")
+                               "from a value the row held in the free run)")
     result.reproduced = (failing, total)
     result.broken = pinned.verdict.broken
 
