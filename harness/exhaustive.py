@@ -82,10 +82,6 @@ class ExhaustiveResult:
     elapsed: float = 0.0
     failure: Failure | None = None
 
-    @property
-    def interleavings(self) -> int:  # the old name: runs
-        return self.runs
-
 
 class _Found(Exception):
     def __init__(self, failure: Failure) -> None:
@@ -225,36 +221,42 @@ def exhaustive(lab: Lab, s: SearchSettings, bound: Bound, merge: bool = True,
     if s.isolation:
         cost = {op: c + 2 for op, c in cost.items()}  # BEGIN and COMMIT
     todo = list(programs(s.ops, cost, bound, s.isolation, boundary_packs(s)))
+    start = time.monotonic()
+    res = _all(lab, s, todo, merge, progress, start)
+    if res is None:
+        # State outside the rows: merged branches may differ. Start again.
+        res = _all(lab, s, todo, False, progress, start)
+        assert res is not None
+        res.note = "the functions wrote other tables, so states were not merged"
+    res.elapsed = time.monotonic() - start
+    return res
+
+
+def _all(lab: Lab, s: SearchSettings, todo: Sequence[Program], merge: bool,
+         progress: Callable[[ExhaustiveResult], None] | None,
+         start: float) -> ExhaustiveResult | None:
+    """Every program in turn, up to the first violation; None when merging
+    turned out unsound (a function wrote a table other than the counter's)."""
     if merge:
         watch_other_writes(lab.control, lab.target)
         writes = other_writes(lab.control)
-    start = time.monotonic()
     res = ExhaustiveResult(total_programs=len(todo), merging=merge)
-    # States are only comparable from the same pack and isolation level.
+    # States are only comparable from the same pack (the level is the same for all).
     memos: dict[tuple[Pack, ...], dict[Hashable, int]] = {}
-    k = 0
-    while k < len(todo):
-        program = todo[k]
-        memo = memos.setdefault(program.packs, {}) if res.merging else None
+    for program in todo:
+        memo = memos.setdefault(program.packs, {}) if merge else None
         try:
             res.covered += _Explorer(lab, s, res, memo).program(program)
         except _Found as f:
             res.failure = f.failure
-            break
+            return res
         finally:
             res.elapsed = time.monotonic() - start
-        if res.merging and other_writes(lab.control) != writes:
-            # State outside the rows: merged branches may differ. Start again.
-            res.merging, res.note = False, (
-                "the functions wrote other tables, so states were not merged")
-            res.programs = res.runs = res.covered = res.skipped = res.merged = 0
-            k = 0
-            continue
+        if merge and other_writes(lab.control) != writes:
+            return None
         res.programs += 1
-        k += 1
         if progress:
             progress(res)
-    res.elapsed = time.monotonic() - start
     return res
 
 

@@ -83,9 +83,8 @@ end $$;
 """
 
 
-def watch_other_writes(conn: psycopg.Connection, target: Target) -> list[str]:
-    """Count writes to every table but the counter's own (and the harness's);
-    returns the tables watched."""
+def watch_other_writes(conn: psycopg.Connection, target: Target) -> None:
+    """Count writes to every table but the counter's own (and the harness's)."""
     conn.execute(_WATCH)
     tables = [r[0] for r in conn.execute(
         "select c.oid::regclass::text from pg_class c join pg_namespace n on n.oid = c.relnamespace "
@@ -98,7 +97,6 @@ def watch_other_writes(conn: psycopg.Connection, target: Target) -> list[str]:
             "create or replace trigger zz_harness_watch after insert or update or delete "
             "or truncate on {} for each statement execute function harness.note_write()"
         ).format(sql.SQL(t)))
-    return tables
 
 
 def other_writes(conn: psycopg.Connection) -> int:

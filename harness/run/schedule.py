@@ -198,7 +198,7 @@ class Scheduler:
         events: list[Event] = []
         run = ScheduleRun(History(), [], [])
         choices = iter(schedule)
-        inserted = (await self._rows(row_ids, probe))[0] if probe is not None else []
+        inserted = (await self._snapshot(row_ids, probe))[0] if probe is not None else []
         for _ in range(_MAX_ACTIONS):
             if (probe is not None and len(run.taken) >= len(forced or ())
                     and all(s.gen is None and s.task is None for s in sessions)
@@ -231,7 +231,7 @@ class Scheduler:
         run.history = History(sorted(events, key=lambda e: e.at))
         return run
 
-    async def _rows(self, row_ids: Sequence[str], probe: StateProbe
+    async def _snapshot(self, row_ids: Sequence[str], probe: StateProbe
                     ) -> tuple[list[dict[str, Any]], dict[int, list[str]]]:
         """The rows as JSON, and the advisory locks each session holds: the
         only locks that outlive a call (pause points take theirs and let go)."""
@@ -253,7 +253,7 @@ class Scheduler:
         """What the run changed in the rows, and for each session the calls
         it has still to make and the locks it holds (sessions are
         interchangeable: a multiset)."""
-        now, locks = await self._rows(row_ids, probe)
+        now, locks = await self._snapshot(row_ids, probe)
         changed = tuple(
             tuple(sorted((k, json.dumps(v)) for k, v in row.items() if base.get(k) != v))
             for row, base in zip(now, inserted))
